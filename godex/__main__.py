@@ -1,0 +1,3 @@
+from godex.cli import main
+
+main()

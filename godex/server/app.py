@@ -1,0 +1,350 @@
+"""The ASGI application: a small router in front of the handlers.
+
+A raw ASGI layer keeps per-request overhead to a few dict lookups; there is no framework on
+the hot path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from godex import __version__
+from godex.bridge.ids import new_id
+from godex.errors import AuthError, GodexError, NotFoundError
+from godex.logging import access_log, get_logger
+from godex.server.context import RequestContext
+from godex.server.http import Receive, Scope, Send, header, read_body, send_error, send_json
+from godex.server.responses import ResponsesHandler, unexpected
+from godex.server.state import AppState
+from godex.server.stored import StoredResponsesHandler
+
+log = get_logger("godex.server")
+
+_RESPONSES = "/v1/responses"
+
+
+class GodexApp:
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+        self.responses = ResponsesHandler(state)
+        self.stored = StoredResponsesHandler(state)
+        self.stored.compact = self.responses.compactor.legacy
+        self._started = False
+
+    # -- lifespan -------------------------------------------------------------------------
+    async def startup(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        state = self.state
+        await state.client.start()
+        state.recorder.start()
+        sessions = state.sessions
+        state.metrics.set_sources(
+            trace_queue_depth=lambda: float(state.recorder.queue_depth),
+            trace_dropped=lambda: float(state.recorder.dropped),
+            session_store_size=(
+                (lambda: float(state.extra.get("session_count", 0))) if sessions else None
+            ),
+        )
+        if sessions is not None:
+            state.extra["maintenance"] = asyncio.get_running_loop().create_task(
+                self._maintenance()
+            )
+        for rt in state.router.runtimes.values():
+            if rt.unavailable_reason:
+                log.warning("provider_unavailable", provider=rt.name, reason=rt.unavailable_reason)
+
+    async def _maintenance(self) -> None:
+        """Background upkeep: session retention and the store-size gauge."""
+        sessions = self.state.sessions
+        assert sessions is not None
+        ttl = self.state.config.session.ttl_s
+        while True:
+            try:
+                if ttl:
+                    await sessions.prune(int(time.time()) - ttl)
+                self.state.extra["session_count"] = await sessions.count()
+            except Exception:
+                log.exception("session_maintenance_failed")
+            await asyncio.sleep(300)
+
+    async def shutdown(self) -> None:
+        state = self.state
+        task = state.extra.pop("maintenance", None)
+        if task is not None:
+            task.cancel()
+        await state.client.close()
+        if state.sessions is not None:
+            await state.sessions.close()
+        await asyncio.get_running_loop().run_in_executor(None, state.recorder.stop)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    log.exception("startup_failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                try:
+                    await self.shutdown()
+                finally:
+                    await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # -- requests -------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":
+            # Only reached if a WebSocket implementation is enabled; refuse it the same way.
+            await send({"type": "websocket.close", "code": 1008})
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        ctx = RequestContext(new_id("req"), method, path, _route_label(method, path))
+        state = self.state
+        state.in_flight += 1
+        started = False
+
+        async def tracked_send(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                ctx.http_status = message["status"]
+            await send(message)
+
+        try:
+            await self._dispatch(scope, receive, tracked_send, ctx)
+        except GodexError as err:
+            self._note_error(ctx, err)
+            if not started:
+                await send_error(tracked_send, err, ctx.request_id)
+        except Exception as exc:
+            log.exception("unhandled_error", request_id=ctx.request_id, path=path)
+            err = unexpected(exc, ctx)
+            self._note_error(ctx, err)
+            if not started:
+                await send_error(tracked_send, err, ctx.request_id)
+        finally:
+            state.in_flight -= 1
+            self._finish(ctx)
+
+    @staticmethod
+    def _note_error(ctx: RequestContext, err: GodexError) -> None:
+        ctx.status = "error"
+        ctx.http_status = err.status
+        ctx.error_code = err.code
+        ctx.error_message = err.message
+        if err.upstream_message and not ctx.upstream_message:
+            ctx.upstream_message = err.upstream_message
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send, ctx: RequestContext) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if path == "/health":
+            await send_json(send, 200, self.health())
+            return
+        if path == "/metrics":
+            if not self.state.config.server.metrics_public:
+                self._authenticate(scope, ctx)
+            body, ctype = self.state.metrics.render()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", ctype.encode())],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        if not path.startswith("/v1/"):
+            raise NotFoundError(f"Unknown route: {method} {path}", code="server.not_found")
+        self._authenticate(scope, ctx)
+        if path == _RESPONSES:
+            if method == "POST":
+                body = await read_body(receive, self.state.max_body_bytes)
+                await self.responses.handle(body, ctx, receive, send)
+                return
+            if method == "GET" and header(scope, b"upgrade") is not None:
+                await self._websocket_probe(send, ctx)
+                return
+        elif path == "/v1/models" and method == "GET":
+            await send_json(send, 200, self.models())
+            return
+        elif path.startswith(_RESPONSES + "/"):
+            await self.stored.dispatch(method, path[len(_RESPONSES) + 1 :], scope, receive, send, ctx)
+            return
+        raise NotFoundError(f"Unknown route: {method} {path}", code="server.not_found")
+
+    def _authenticate(self, scope: Scope, ctx: RequestContext) -> None:
+        state = self.state
+        if not state.api_keys:
+            return
+        token: bytes | None = None
+        auth = header(scope, b"authorization")
+        if auth is not None and auth[:7].lower() == b"bearer ":
+            token = auth[7:].strip()
+        if token is None:
+            token = header(scope, b"x-api-key")
+        key_id = state.authenticate(token)
+        if key_id is None:
+            raise AuthError(
+                "Invalid or missing API key: send 'Authorization: Bearer <key>' or 'x-api-key'",
+                code="auth.invalid_key",
+                wire_code="invalid_api_key",
+            )
+        ctx.client_key_id = key_id
+
+    async def _websocket_probe(self, send: Send, ctx: RequestContext) -> None:
+        # Codex's built-in provider tries a WebSocket first. 426 makes it fall back to
+        # HTTPS at once (see README); the body says so for humans.
+        err = GodexError(
+            "WebSockets are not supported here; use HTTPS POST /v1/responses",
+            code="server.websocket_unsupported",
+            status=426,
+            type="invalid_request_error",
+        )
+        ctx.status = "rejected"
+        await send_error(send, err, ctx.request_id)
+
+    def health(self) -> dict[str, Any]:
+        state = self.state
+        providers = []
+        for name, rt in state.router.runtimes.items():
+            entry: dict[str, Any] = {
+                "name": name,
+                "spec": rt.spec.name,
+                "base_url": rt.url.removesuffix("/chat/completions"),
+                "available": rt.unavailable_reason is None,
+            }
+            if rt.unavailable_reason:
+                entry["reason"] = rt.unavailable_reason
+                var = rt.config.api_key_env or rt.spec.api_key_env
+                if not rt.config.api_key:
+                    entry["missing_env"] = var
+            providers.append(entry)
+        ok = any(p["available"] for p in providers)
+        return {
+            "status": "ok" if ok else "degraded",
+            "version": __version__,
+            "providers": providers,
+            "unsupported_providers": [
+                {"name": u.name, "spec": u.spec, "reason": u.reason} for u in state.unsupported
+            ],
+            "sessions": state.config.session.backend if state.sessions else None,
+            "trace": state.recorder.enabled,
+        }
+
+    def models(self) -> dict[str, Any]:
+        created = 0
+        return {
+            "object": "list",
+            "data": [
+                {"id": mid, "object": "model", "created": created, "owned_by": "godex"}
+                for mid in self.state.router.model_ids()
+            ],
+        }
+
+    # -- after every request --------------------------------------------------------------
+    def _finish(self, ctx: RequestContext) -> None:
+        state = self.state
+        duration = time.perf_counter() - ctx.t0
+        model = ctx.requested_model or ""
+        access_log(ctx.request_id, ctx.method, ctx.path, ctx.http_status, duration * 1000, model)
+        usage = ctx.usage or {}
+        provider = ctx.provider or ""
+        metrics = state.metrics
+        first_byte = (
+            ctx.t_upstream_first_byte - ctx.t_upstream
+            if ctx.t_upstream_first_byte and ctx.t_upstream
+            else None
+        )
+        overhead = None
+        if ctx.t_upstream is not None:
+            overhead = ctx.t_upstream - ctx.t0
+        metrics.observe_request(
+            route=ctx.route,
+            model=model,
+            provider=provider,
+            status=ctx.status,
+            duration_s=duration,
+            upstream_first_byte_s=first_byte,
+            overhead_s=overhead,
+        )
+        if usage:
+            metrics.observe_tokens(
+                model=model,
+                provider=provider,
+                input=int(usage.get("input_tokens") or 0),
+                cached=int((usage.get("input_tokens_details") or {}).get("cached_tokens") or 0),
+                output=int(usage.get("output_tokens") or 0),
+                reasoning=int(
+                    (usage.get("output_tokens_details") or {}).get("reasoning_tokens") or 0
+                ),
+            )
+        if ctx.error_code and ctx.error_code.startswith("provider."):
+            metrics.upstream_error(provider=provider, code=ctx.error_code)
+        recorder = state.recorder
+        if recorder.enabled and ctx.route in ("responses.create", "responses.compact"):
+            recorder.record(_trace_record(ctx, duration, usage))
+
+
+def _trace_record(ctx: RequestContext, duration: float, usage: dict[str, Any]) -> Any:
+    from godex.trace.record import TraceRecord
+
+    return TraceRecord(
+        request_id=ctx.request_id,
+        ts=ctx.ts,
+        route=ctx.route,
+        method=ctx.method,
+        http_status=ctx.http_status,
+        client_key_id=ctx.client_key_id,
+        requested_model=ctx.requested_model,
+        provider=ctx.provider,
+        upstream_model=ctx.upstream_model,
+        stream=ctx.stream,
+        status=ctx.status,
+        error_code=ctx.error_code,
+        error_message=ctx.error_message,
+        upstream_message=ctx.upstream_message,
+        duration_ms=duration * 1000,
+        upstream_first_byte_ms=ctx.ms_since_start(ctx.t_upstream_first_byte),
+        first_client_byte_ms=ctx.ms_since_start(ctx.t_first_client_byte),
+        input_tokens=int(usage.get("input_tokens") or 0),
+        cached_tokens=int((usage.get("input_tokens_details") or {}).get("cached_tokens") or 0),
+        output_tokens=int(usage.get("output_tokens") or 0),
+        reasoning_tokens=int((usage.get("output_tokens_details") or {}).get("reasoning_tokens") or 0),
+        total_tokens=int(usage.get("total_tokens") or 0),
+        event_count=ctx.event_count,
+        terminal_event=ctx.terminal_event,
+        diagnostics=ctx.diagnostics,
+        request_payload=ctx.request_payload,
+        response_payload=ctx.response_payload,
+        response_id=ctx.response_id,
+    )
+
+
+def _route_label(method: str, path: str) -> str:
+    if path == _RESPONSES:
+        return "responses.create" if method == "POST" else "responses.probe"
+    if path.startswith(_RESPONSES + "/"):
+        if path == _RESPONSES + "/compact":
+            return "responses.compact"
+        return "responses.stored"
+    if path == "/v1/models":
+        return "models"
+    if path in ("/health", "/metrics"):
+        return path[1:]
+    return "other"

@@ -1,0 +1,89 @@
+"""Minimal raw-ASGI helpers: the hot path does not need a framework."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import msgspec
+
+from godex.errors import GodexError
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_encode = msgspec.json.Encoder().encode
+JSON_HEADERS = [(b"content-type", b"application/json")]
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+def header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value  # type: ignore[no-any-return]
+    return None
+
+
+def query_params(scope: Scope) -> dict[str, str]:
+    raw: bytes = scope.get("query_string") or b""
+    if not raw:
+        return {}
+    from urllib.parse import parse_qsl
+
+    return dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    message = await receive()
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body"):
+        return body
+    parts = [body]
+    size = len(body)
+    while message.get("more_body"):
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise GodexError(
+                f"request body exceeds {limit} bytes",
+                code="server.body_too_large",
+                status=413,
+                type="invalid_request_error",
+            )
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def send_bytes(
+    send: Send,
+    status: int,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    extra: dict[str, str] | None = None,
+) -> None:
+    hdrs = list(headers if headers is not None else JSON_HEADERS)
+    if extra:
+        hdrs.extend((k.lower().encode(), v.encode()) for k, v in extra.items())
+    hdrs.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": hdrs})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_json(
+    send: Send, status: int, obj: Any, extra: dict[str, str] | None = None
+) -> None:
+    await send_bytes(send, status, _encode(obj), JSON_HEADERS, extra)
+
+
+async def send_error(send: Send, error: GodexError, request_id: str | None = None) -> None:
+    extra = dict(error.headers)
+    if request_id:
+        extra["x-request-id"] = request_id
+    await send_json(send, error.status, error.to_body(), extra)
