@@ -137,7 +137,7 @@ class ResponsesHandler:
             history,
             route.upstream_model,
             route.provider.spec,
-            state.sealer,
+            self.state.sealer,
             resolve_reference,
         )
         for d in diags.items:

@@ -53,8 +53,7 @@ class UpstreamClient:
                 )
         except TimeoutError as exc:
             raise UpstreamTimeout(
-                f"{rt.name}: no response from the upstream within "
-                f"{cfg.first_byte_timeout_ms} ms",
+                f"{rt.name}: no response from the upstream within {cfg.first_byte_timeout_ms} ms",
                 code="provider.timeout",
             ) from exc
         except aiohttp.ClientConnectorError as exc:

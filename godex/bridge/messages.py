@@ -1,0 +1,310 @@
+"""Responses input items → Chat Completions messages.
+
+Consecutive calls join one assistant message with several ``tool_calls``; their outputs follow
+as ``tool`` messages. Reasoning items attach to the next assistant message as
+``reasoning_content`` for providers whose spec replays it. Roles the provider lacks are merged
+(developer → system; a late system message → the leading one when the spec wants one system).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from godex.bridge.diagnostics import Diagnostics
+from godex.bridge.sealing import Sealer
+from godex.providers.spec import ProviderSpec
+
+Resolver = Callable[[str], dict[str, Any] | None]
+
+REASONING_KIND = "reasoning"
+
+
+def reasoning_text(item: dict[str, Any], sealer: Sealer, diags: Diagnostics) -> str | None:
+    """The provider reasoning a reasoning item carries: sealed first, then its plain parts."""
+    blob = item.get("encrypted_content")
+    if blob:
+        payload = sealer.open(REASONING_KIND, blob)
+        if payload is not None and isinstance(payload.get("text"), str):
+            text: str = payload["text"]
+            return text
+        diags.add(
+            "ignored",
+            "input.reasoning.encrypted_content",
+            "encrypted_content was not made by this gateway or was altered; ignored",
+        )
+    for key, part_type in (("content", "reasoning_text"), ("summary", "summary_text")):
+        parts = item.get(key)
+        if isinstance(parts, list):
+            texts = [
+                p.get("text", "")
+                for p in parts
+                if isinstance(p, dict)
+                and p.get("type") == part_type
+                and isinstance(p.get("text"), str)
+            ]
+            if any(texts):
+                return "\n".join(t for t in texts if t)
+    return None
+
+
+class MessageBuilder:
+    def __init__(
+        self,
+        spec: ProviderSpec,
+        sealer: Sealer,
+        diags: Diagnostics,
+        upstream_names: dict[tuple[str | None, str], str],
+        resolve: Resolver | None,
+    ) -> None:
+        self.spec = spec
+        self.sealer = sealer
+        self.diags = diags
+        self.names = upstream_names
+        self.resolve = resolve
+        self.messages: list[dict[str, Any]] = []
+        self._reasoning: list[str] = []
+        self._open_calls: dict[str, dict[str, Any]] = {}  # call_id -> assistant message
+        self._answered: set[str] = set()
+        self._deferred_images: list[dict[str, Any]] = []
+        self.has_reasoning = False
+        self.tool_turn_without_reasoning = False
+
+    # -- content ---------------------------------------------------------------------------
+    def _parts(self, content: Any, where: str) -> str | list[dict[str, Any]]:
+        if isinstance(content, str):
+            return content
+        texts: list[dict[str, Any]] = []
+        has_image = False
+        for part in content or []:
+            kind = part.get("type")
+            if kind in ("input_text", "output_text", "text", "summary_text", "reasoning_text"):
+                texts.append({"type": "text", "text": part.get("text") or ""})
+            elif kind == "refusal":
+                texts.append({"type": "text", "text": part.get("refusal") or ""})
+            elif kind == "input_image":
+                url = part.get("image_url")
+                if self.spec.accepts_images and isinstance(url, str) and url:
+                    image: dict[str, Any] = {"url": url}
+                    if part.get("detail") in ("low", "high", "auto"):
+                        image["detail"] = part["detail"]
+                    texts.append({"type": "image_url", "image_url": image})
+                    has_image = True
+                else:
+                    self.diags.add(
+                        "ignored", where, f"{self.spec.name} does not accept images; image dropped"
+                    )
+            elif kind == "input_file":
+                self.diags.add("ignored", where, "input_file parts are not supported; dropped")
+            else:
+                self.diags.add("ignored", where, f"content part {kind!r} dropped")
+        if has_image:
+            return texts
+        return "\n".join(p["text"] for p in texts)
+
+    # -- items -----------------------------------------------------------------------------
+    def add(self, item: dict[str, Any], where: str) -> None:
+        kind = item.get("type")
+        if kind == "message":
+            self._message(item, where)
+        elif kind in ("function_call", "custom_tool_call", "local_shell_call", "tool_search_call"):
+            self._call(item, where)
+        elif kind in (
+            "function_call_output",
+            "custom_tool_call_output",
+            "local_shell_call_output",
+            "tool_search_output",
+        ):
+            self._output(item, where)
+        elif kind == "reasoning":
+            text = reasoning_text(item, self.sealer, self.diags)
+            if text:
+                self._reasoning.append(text)
+        elif kind == "item_reference":
+            ref = self.resolve(item["id"]) if self.resolve else None
+            if ref is None:
+                self.diags.add(
+                    "ignored", where, f"item_reference {item['id']!r} not found; dropped"
+                )
+            elif ref.get("type") != "item_reference":
+                self.add(ref, where)
+        elif kind in ("additional_tools", "compaction_trigger"):
+            pass  # tool definitions were declared already; triggers are handled upstream of here
+        else:
+            self.diags.add("ignored", where, f"input item type {kind!r} has no chat equivalent")
+
+    def _flush_images(self) -> None:
+        if self._deferred_images:
+            self.messages.append({"role": "user", "content": self._deferred_images})
+            self._deferred_images = []
+
+    def _message(self, item: dict[str, Any], where: str) -> None:
+        self._close_tool_block()
+        role = item["role"]
+        content = self._parts(item.get("content"), f"{where}.content")
+        if role == "assistant":
+            msg: dict[str, Any] = {"role": "assistant", "content": _as_text(content)}
+            self._attach_reasoning(msg)
+            self.messages.append(msg)
+            return
+        if role == "developer" and not self.spec.developer_role:
+            role = "system"
+        if role in ("system", "developer"):
+            content = _as_text(content)
+            self._system(role, content)
+            return
+        self.messages.append({"role": "user", "content": content})
+
+    def _system(self, role: str, content: str) -> None:
+        prev = self.messages[-1] if self.messages else None
+        # Adjacent system messages merge: several providers want exactly one up front.
+        if prev is not None and prev["role"] == role and not prev.get("tool_calls"):
+            prev["content"] = f"{prev['content']}\n\n{content}"
+            return
+        if not self.spec.system_anywhere and self.messages:
+            first = self.messages[0]
+            if first["role"] == "system":
+                first["content"] = f"{first['content']}\n\n{content}"
+            else:
+                self.messages.insert(0, {"role": "system", "content": content})
+            self.diags.add("degraded", "input", "a later system message was merged into the first")
+            return
+        self.messages.append({"role": role, "content": content})
+
+    def _attach_reasoning(self, msg: dict[str, Any]) -> None:
+        if self._reasoning:
+            self.has_reasoning = True
+            if self.spec.replay_reasoning:
+                msg["reasoning_content"] = "\n".join(self._reasoning)
+            self._reasoning = []
+
+    def _call(self, item: dict[str, Any], where: str) -> None:
+        kind = item["type"]
+        call_id = item.get("call_id") or item.get("id") or ""
+        namespace = item.get("namespace")
+        if kind == "function_call":
+            name = item.get("name") or ""
+            arguments = item.get("arguments") or "{}"
+        elif kind == "custom_tool_call":
+            name = item.get("name") or ""
+            arguments = json.dumps({"input": item.get("input") or ""}, ensure_ascii=False)
+        elif kind == "local_shell_call":
+            name = "shell"
+            action = item.get("action") or {}
+            args: dict[str, Any] = {"command": action.get("command") or []}
+            if action.get("working_directory"):
+                args["workdir"] = action["working_directory"]
+            if action.get("timeout_ms"):
+                args["timeout_ms"] = action["timeout_ms"]
+            arguments = json.dumps(args, ensure_ascii=False)
+        else:
+            name = "tool_search"
+            arguments = json.dumps(item.get("arguments") or {}, ensure_ascii=False)
+        upstream = self.names.get((namespace, name))
+        if upstream is None:
+            upstream = f"{namespace}__{name}" if namespace else name
+        call = {
+            "id": call_id,
+            "type": "function",
+            "function": {"name": upstream, "arguments": arguments},
+        }
+        prev = self.messages[-1] if self.messages else None
+        # Consecutive calls (parallel) share one assistant message, as do text then calls.
+        if (
+            prev is not None
+            and prev["role"] == "assistant"
+            and not self._reasoning
+            and not any(cid in self._answered for cid in self._calls_of(prev))
+        ):
+            prev.setdefault("tool_calls", []).append(call)
+            if not prev.get("content"):
+                prev["content"] = ""
+        else:
+            self._close_tool_block()
+            prev = {"role": "assistant", "content": "", "tool_calls": [call]}
+            self._attach_reasoning(prev)
+            self.messages.append(prev)
+        if "reasoning_content" not in prev:
+            self.tool_turn_without_reasoning = True
+        self._open_calls[call_id] = prev
+
+    @staticmethod
+    def _calls_of(msg: dict[str, Any]) -> list[str]:
+        return [c["id"] for c in msg.get("tool_calls") or []]
+
+    def _output(self, item: dict[str, Any], where: str) -> None:
+        kind = item["type"]
+        call_id = item.get("id") if kind == "local_shell_call_output" else item.get("call_id")
+        if kind == "local_shell_call_output" and call_id not in self._open_calls:
+            call_id = item.get("call_id") or call_id
+        output = item.get("output")
+        if kind == "tool_search_output":
+            names = [t.get("name") for t in item.get("tools") or [] if isinstance(t, dict)]
+            text = "Tools loaded: " + ", ".join(str(n) for n in names if n)
+        elif isinstance(output, list):
+            text = self._tool_output_parts(output, where)
+        else:
+            text = "" if output is None else str(output)
+        if not isinstance(call_id, str) or call_id not in self._open_calls:
+            self.diags.add(
+                "degraded", where, "tool output without a matching call sent as user text"
+            )
+            self._close_tool_block()
+            self.messages.append({"role": "user", "content": f"Tool output ({call_id}):\n{text}"})
+            return
+        self._answered.add(call_id)
+        self.messages.append({"role": "tool", "tool_call_id": call_id, "content": text})
+
+    def _tool_output_parts(self, parts: list[Any], where: str) -> str:
+        texts: list[str] = []
+        for part in parts:
+            if not isinstance(part, dict):
+                continue
+            kind = part.get("type")
+            if kind in ("input_text", "output_text", "text"):
+                texts.append(part.get("text") or "")
+            elif kind == "input_image":
+                url = part.get("image_url")
+                if self.spec.accepts_images and isinstance(url, str) and url:
+                    # Tool messages can't hold images on chat APIs: the image follows as a
+                    # user message once the block of tool results is complete.
+                    self._deferred_images.append({"type": "image_url", "image_url": {"url": url}})
+                    texts.append("[image attached in the next message]")
+                else:
+                    texts.append("[image omitted: the model cannot view images]")
+                    self.diags.add("ignored", where, f"{self.spec.name} does not accept images")
+            else:
+                texts.append(f"[{kind} omitted]")
+        return "\n".join(texts)
+
+    def _close_tool_block(self) -> None:
+        """Every call must have an answer before the conversation moves on."""
+        for call_id, msg in list(self._open_calls.items()):
+            if call_id not in self._answered:
+                idx = self.messages.index(msg)
+                # Insert after the calls' existing answers, keeping the tool block contiguous.
+                j = idx + 1
+                while j < len(self.messages) and self.messages[j]["role"] == "tool":
+                    j += 1
+                self.messages.insert(
+                    j, {"role": "tool", "tool_call_id": call_id, "content": "(no output recorded)"}
+                )
+                self.diags.add(
+                    "degraded", "input", f"call {call_id} had no output; placeholder sent"
+                )
+                self._answered.add(call_id)
+        self._open_calls.clear()
+        self._flush_images()
+
+    def finish(self) -> list[dict[str, Any]]:
+        self._close_tool_block()
+        if self._reasoning:
+            self._reasoning = []  # reasoning with no assistant message after it: nothing to attach
+        return self.messages
+
+
+def _as_text(content: str | list[dict[str, Any]]) -> str:
+    if isinstance(content, str):
+        return content
+    return "\n".join(p.get("text", "") for p in content if p.get("type") == "text")

@@ -1,0 +1,96 @@
+"""Structured output checks: the model's text must be JSON, or match the requested schema.
+
+When a provider can't enforce ``json_schema`` natively the bridge downgrades it; this check
+keeps the promise anyway, with a real JSON Schema validator.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import fastjsonschema
+
+from godex.errors import GodexError, OutputContractViolation
+
+
+@dataclass(slots=True)
+class OutputContract:
+    kind: str  # "json_object" | "json_schema"
+    name: str = "output"
+    schema: dict[str, Any] | None = None
+    _validate: Any = field(default=None, repr=False)
+
+    def validator(self) -> Any:
+        if self._validate is None and self.schema is not None:
+            self._validate = fastjsonschema.compile(self.schema)
+        return self._validate
+
+
+def compile_contract(kind: str, name: str, schema: dict[str, Any] | None) -> OutputContract:
+    contract = OutputContract(kind, name, schema)
+    if schema is not None:
+        try:
+            contract.validator()
+        except fastjsonschema.JsonSchemaDefinitionException as exc:
+            from godex.errors import InvalidRequestError
+
+            raise InvalidRequestError(
+                f"Invalid schema for response_format '{name}': {exc}",
+                param="text.format.schema",
+                wire_code="invalid_json_schema",
+            ) from exc
+    return contract
+
+
+def _output_text(response: dict[str, Any]) -> str | None:
+    texts: list[str] = []
+    for item in response.get("output") or []:
+        if item.get("type") == "message":
+            for part in item.get("content") or []:
+                if part.get("type") == "output_text":
+                    texts.append(part.get("text") or "")
+    return "".join(texts) if texts else None
+
+
+def _strip_fence(text: str) -> str:
+    t = text.strip()
+    if t.startswith("```"):
+        first = t.find("\n")
+        if first > 0 and t.endswith("```"):
+            return t[first + 1 : -3].strip()
+    return t
+
+
+def check_output(contract: OutputContract, response: dict[str, Any]) -> GodexError | None:
+    """None when the output keeps the contract; otherwise the violation."""
+    text = _output_text(response)
+    if text is None:
+        if any(i.get("type") != "reasoning" for i in response.get("output") or []):
+            return None  # a tool-call turn has no text to check
+        return OutputContractViolation(
+            "the model returned no text, but structured output was requested",
+            code="bridge.output_contract_violation",
+        )
+    try:
+        value = json.loads(_strip_fence(text))
+    except ValueError as exc:
+        return OutputContractViolation(
+            f"the model's output is not valid JSON: {exc}",
+            code="bridge.output_contract_violation",
+        )
+    if contract.kind == "json_object" and not isinstance(value, dict):
+        return OutputContractViolation(
+            "the model's output is JSON but not an object", code="bridge.output_contract_violation"
+        )
+    validate = contract.validator()
+    if validate is not None:
+        try:
+            validate(value)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            return OutputContractViolation(
+                f"the model's output does not match the schema '{contract.name}': {exc.message}",
+                code="bridge.output_contract_violation",
+            )
+    return None

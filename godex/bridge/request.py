@@ -1,0 +1,186 @@
+"""Parse and type-check a ``POST /v1/responses`` body.
+
+Unknown fields and unknown item types are tolerated (Codex sends ``client_metadata`` and ids
+on every item). A known field with the wrong type is a 400 naming it in ``param``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from godex.errors import InvalidRequestError
+
+_decode = msgspec.json.Decoder().decode
+
+
+@dataclass(slots=True)
+class ResponsesRequest:
+    raw: dict[str, Any]
+    model: str
+    input_items: list[dict[str, Any]]
+    instructions: str | None = None
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    tool_choice: Any = None
+    parallel_tool_calls: bool | None = None
+    stream: bool = False
+    store: bool = True
+    previous_response_id: str | None = None
+    include: list[str] = field(default_factory=list)
+    reasoning: dict[str, Any] | None = None
+    text: dict[str, Any] | None = None
+    max_output_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    metadata: dict[str, Any] | None = None
+    user: str | None = None
+    safety_identifier: str | None = None
+    prompt_cache_key: str | None = None
+
+
+def _bad(param: str, expected: str, value: Any) -> InvalidRequestError:
+    got = type(value).__name__ if value is not None else "null"
+    return InvalidRequestError(
+        f"Invalid type for '{param}': expected {expected}, but got {got}.",
+        param=param,
+        wire_code="invalid_type",
+    )
+
+
+def _opt(body: dict[str, Any], key: str, types: tuple[type, ...], expected: str) -> Any:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        raise _bad(key, expected, value)
+    return value
+
+
+def _number(body: dict[str, Any], key: str) -> float | None:
+    value = _opt(body, key, (int, float), "a number")
+    return None if value is None else float(value)
+
+
+def _check_item(i: int, item: Any) -> dict[str, Any]:
+    where = f"input[{i}]"
+    if not isinstance(item, dict):
+        raise _bad(where, "an object", item)
+    kind = item.get("type")
+    if kind is None:
+        if "role" not in item:
+            # {"id": ...} alone is an item_reference in its short form.
+            if isinstance(item.get("id"), str):
+                return {"type": "item_reference", "id": item["id"]}
+            raise InvalidRequestError(
+                f"{where}: an input item needs a 'type' (or a 'role' for a message).",
+                param=where,
+                wire_code="missing_required_parameter",
+            )
+        item = {"type": "message", **item}
+        kind = "message"
+    if not isinstance(kind, str):
+        raise _bad(f"{where}.type", "a string", kind)
+    if kind == "message":
+        role = item.get("role")
+        if role not in ("user", "assistant", "system", "developer"):
+            raise InvalidRequestError(
+                f"Invalid value for '{where}.role': {role!r}. Supported values are: 'user', "
+                "'assistant', 'system', and 'developer'.",
+                param=f"{where}.role",
+                wire_code="invalid_value",
+            )
+        content = item.get("content")
+        if not isinstance(content, (str, list)):
+            raise _bad(f"{where}.content", "a string or an array of content parts", content)
+        if isinstance(content, list):
+            for j, part in enumerate(content):
+                if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+                    raise _bad(f"{where}.content[{j}]", "a content part object", part)
+    elif kind in ("function_call", "custom_tool_call"):
+        for key in ("call_id", "name"):
+            if not isinstance(item.get(key), str):
+                raise _bad(f"{where}.{key}", "a string", item.get(key))
+        payload = "arguments" if kind == "function_call" else "input"
+        if not isinstance(item.get(payload, ""), str):
+            raise _bad(f"{where}.{payload}", "a string", item.get(payload))
+    elif kind in ("function_call_output", "custom_tool_call_output"):
+        if not isinstance(item.get("call_id"), str):
+            raise _bad(f"{where}.call_id", "a string", item.get("call_id"))
+        output = item.get("output")
+        if not isinstance(output, (str, list)):
+            raise _bad(f"{where}.output", "a string or an array of content parts", output)
+    elif kind == "item_reference" and not isinstance(item.get("id"), str):
+        raise _bad(f"{where}.id", "a string", item.get("id"))
+    checked: dict[str, Any] = item
+    return checked
+
+
+def parse_request(body: bytes) -> ResponsesRequest:
+    try:
+        data = _decode(body) if body else None
+    except msgspec.DecodeError as exc:
+        raise InvalidRequestError(
+            f"We could not parse the JSON body of your request: {exc}",
+            wire_code="invalid_json",
+        ) from exc
+    if not isinstance(data, dict):
+        raise InvalidRequestError(
+            "The request body must be a JSON object.", wire_code="invalid_json"
+        )
+    model = data.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequestError(
+            "Missing required parameter: 'model'.",
+            param="model",
+            wire_code="missing_required_parameter",
+        )
+    raw_input = data.get("input")
+    if raw_input is None:
+        items: list[dict[str, Any]] = []
+    elif isinstance(raw_input, str):
+        items = [{"type": "message", "role": "user", "content": raw_input}]
+    elif isinstance(raw_input, list):
+        items = [_check_item(i, it) for i, it in enumerate(raw_input)]
+    else:
+        raise _bad("input", "a string or an array of input items", raw_input)
+    tools = _opt(data, "tools", (list,), "an array") or []
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, dict) or not isinstance(tool.get("type"), str):
+            raise _bad(f"tools[{i}]", "a tool object with a 'type'", tool)
+    tool_choice = data.get("tool_choice")
+    if tool_choice is not None and not isinstance(tool_choice, (str, dict)):
+        raise _bad("tool_choice", "a string or an object", tool_choice)
+    include = _opt(data, "include", (list,), "an array of strings") or []
+    max_out = _opt(data, "max_output_tokens", (int,), "an integer")
+    if max_out is not None and max_out < 1:
+        raise InvalidRequestError(
+            "Invalid 'max_output_tokens': must be at least 1.",
+            param="max_output_tokens",
+            wire_code="invalid_value",
+        )
+    stream = _opt(data, "stream", (bool,), "a boolean")
+    store = _opt(data, "store", (bool,), "a boolean")
+    return ResponsesRequest(
+        raw=data,
+        model=model,
+        input_items=items,
+        instructions=_opt(data, "instructions", (str,), "a string"),
+        tools=tools,
+        tool_choice=tool_choice,
+        parallel_tool_calls=_opt(data, "parallel_tool_calls", (bool,), "a boolean"),
+        stream=bool(stream),
+        store=True if store is None else store,
+        previous_response_id=_opt(data, "previous_response_id", (str,), "a string"),
+        include=[x for x in include if isinstance(x, str)],
+        reasoning=_opt(data, "reasoning", (dict,), "an object"),
+        text=_opt(data, "text", (dict,), "an object"),
+        max_output_tokens=max_out,
+        temperature=_number(data, "temperature"),
+        top_p=_number(data, "top_p"),
+        metadata=_opt(data, "metadata", (dict,), "an object"),
+        user=_opt(data, "user", (str,), "a string"),
+        safety_identifier=_opt(data, "safety_identifier", (str,), "a string"),
+        prompt_cache_key=_opt(data, "prompt_cache_key", (str,), "a string"),
+    )

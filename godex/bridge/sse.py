@@ -1,0 +1,20 @@
+"""Responses SSE framing: ``event: <type>\\ndata: <json>\\n\\n`` per event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+_encode = msgspec.json.Encoder().encode
+
+
+def encode_events(events: list[dict[str, Any]]) -> bytes:
+    out = bytearray()
+    for event in events:
+        out += b"event: "
+        out += event["type"].encode()
+        out += b"\ndata: "
+        out += _encode(event)
+        out += b"\n\n"
+    return bytes(out)

@@ -1,0 +1,85 @@
+"""JSON decoding of upstream payloads, tolerant of known server bugs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from godex.errors import ProviderError
+
+_decode = msgspec.json.Decoder().decode
+_GLUE = b"data:"
+
+
+def _objects(text: bytes) -> list[dict[str, Any]]:
+    try:
+        obj = _decode(text)
+    except msgspec.DecodeError:
+        return _split_concatenated(text)
+    return [obj] if isinstance(obj, dict) else []
+
+
+def _split_concatenated(text: bytes) -> list[dict[str, Any]]:
+    """``{..}{..}``: several objects back to back in one payload."""
+    out: list[dict[str, Any]] = []
+    depth = 0
+    in_str = esc = False
+    start = -1
+    for i, b in enumerate(text):
+        if in_str:
+            if esc:
+                esc = False
+            elif b == 0x5C:  # backslash
+                esc = True
+            elif b == 0x22:
+                in_str = False
+            continue
+        if b == 0x22:
+            in_str = True
+        elif b == 0x7B:
+            if depth == 0:
+                start = i
+            depth += 1
+        elif b == 0x7D and depth:
+            depth -= 1
+            if depth == 0 and start >= 0:
+                try:
+                    obj = _decode(text[start : i + 1])
+                except msgspec.DecodeError:
+                    obj = None
+                if isinstance(obj, dict):
+                    out.append(obj)
+    return out
+
+
+def decode_payload(data: bytes) -> list[dict[str, Any]]:
+    """One SSE data payload → JSON objects.
+
+    Recovers GLM's glued frames (a truncated event followed by ``data: {…}`` on the same
+    line): the broken head is dropped, the tail parsed. Unparseable junk yields nothing
+    rather than aborting the stream.
+    """
+    if _GLUE in data:
+        out: list[dict[str, Any]] = []
+        for piece in data.split(_GLUE):
+            piece = piece.strip()
+            if piece and piece != b"[DONE]":
+                out.extend(_objects(piece))
+        return out
+    return _objects(data)
+
+
+def decode_body(raw: bytes) -> dict[str, Any]:
+    """A non-streaming upstream body; some providers answer stream:false with SSE anyway."""
+    try:
+        obj = _decode(raw)
+    except msgspec.DecodeError:
+        obj = None
+    if isinstance(obj, dict):
+        return obj
+    raise ProviderError(
+        "upstream returned a body that is not a JSON object: "
+        + raw[:200].decode("utf-8", "replace"),
+        code="provider.bad_response",
+    )
