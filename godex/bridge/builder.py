@@ -188,7 +188,7 @@ class ResponseBuilder:
                 # Whitespace alone (often sent before tool calls) does not open a message.
                 self._pending_ws += text
                 return
-            text = self._pending_ws + text
+            # Leading blank lines before the answer (common after reasoning) are dropped.
             self._pending_ws = ""
             self._close(out)
             self._begin_message(out)
