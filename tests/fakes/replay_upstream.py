@@ -87,7 +87,9 @@ def chunk(
     return obj
 
 
-def usage(prompt: int = 10, completion: int = 5, cached: int = 0, reasoning: int = 0) -> dict[str, Any]:
+def usage(
+    prompt: int = 10, completion: int = 5, cached: int = 0, reasoning: int = 0
+) -> dict[str, Any]:
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,

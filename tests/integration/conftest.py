@@ -23,7 +23,9 @@ def _fresh_upstream(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(scope="module")
-def gateway(upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+def gateway(
+    upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningGateway]:
     tmp = tmp_path_factory.mktemp("gw")
     cfg = make_config(
         tmp,

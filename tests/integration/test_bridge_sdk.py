@@ -93,7 +93,9 @@ def test_sync_equals_stream(client: openai.OpenAI, upstream: FakeUpstream) -> No
     upstream.push(Reply.json(completion_body("same", reasoning="why", prompt=5, completion=2)))
     sync = client.responses.create(model="gpt-5.5", input="x")
     upstream.push(
-        Reply(sse(chunk(reasoning="why"), chunk("same"), chunk("", finish="stop", usage=usage(5, 2))))
+        Reply(
+            sse(chunk(reasoning="why"), chunk("same"), chunk("", finish="stop", usage=usage(5, 2)))
+        )
     )
     with client.responses.stream(model="gpt-5.5", input="x") as stream:
         streamed = stream.get_final_response()
@@ -187,9 +189,14 @@ def test_tool_result_turn(client: openai.OpenAI, upstream: FakeUpstream) -> None
     ("status", "body", "expected_status", "expected_code"),
     [
         (400, {"error": {"message": "bad things", "type": "invalid_request_error"}}, 400, None),
-        (401, {"error": {"message": "Authentication Fails", "type": "authentication_error"}}, 502, "provider.auth"),
+        (
+            401,
+            {"error": {"message": "Authentication Fails", "type": "authentication_error"}},
+            400,
+            "provider.auth_failed",
+        ),
         (500, {"error": {"message": "boom"}}, 502, None),
-        (503, {"error": {"message": "overloaded"}}, 502, None),
+        (503, {"error": {"message": "overloaded"}}, 503, None),
     ],
 )
 def test_upstream_http_errors(
@@ -212,7 +219,9 @@ def test_upstream_http_errors(
 
 def test_upstream_429_keeps_retry_after(http: httpx.Client, upstream: FakeUpstream) -> None:
     upstream.push(
-        Reply.json({"error": {"message": "Too many requests"}}, status=429, headers={"retry-after": "7"})
+        Reply.json(
+            {"error": {"message": "Too many requests"}}, status=429, headers={"retry-after": "7"}
+        )
     )
     resp = http.post("/v1/responses", json={"model": "gpt-5.5", "input": "x"})
     assert resp.status_code == 429
@@ -238,7 +247,9 @@ def test_stream_without_finish_fails(http: httpx.Client, upstream: FakeUpstream)
 
 def test_error_inside_200_stream(http: httpx.Client, upstream: FakeUpstream) -> None:
     upstream.push(
-        Reply(sse(chunk("a"), {"error": {"message": "upstream exploded", "code": "500"}}, done=False))
+        Reply(
+            sse(chunk("a"), {"error": {"message": "upstream exploded", "code": "500"}}, done=False)
+        )
     )
     events = raw_events(http, {"model": "gpt-5.5", "input": "x", "stream": True})
     final = check_stream(events)
@@ -289,9 +300,7 @@ def test_unknown_route_404(http: httpx.Client) -> None:
 
 
 def test_websocket_probe_is_fast_426(http: httpx.Client) -> None:
-    resp = http.get(
-        "/v1/responses", headers={"upgrade": "websocket", "connection": "Upgrade"}
-    )
+    resp = http.get("/v1/responses", headers={"upgrade": "websocket", "connection": "Upgrade"})
     assert resp.status_code == 426
 
 

@@ -57,7 +57,7 @@ def test_capture_streams(capture: Path, client: openai.OpenAI, upstream: FakeUps
 def test_capture_tool_call_stream(client: openai.OpenAI, upstream: FakeUpstream) -> None:
     """The apply_patch custom tool round trip of a gpt-5.5 capture."""
     body = json.loads((CAPTURES / "03_gpt55_turn1_request.json").read_text())["body"]
-    patch = "*** Begin Patch\n*** Add File: hello.txt\n+hi \"there\"\n*** End Patch\n"
+    patch = '*** Begin Patch\n*** Add File: hello.txt\n+hi "there"\n*** End Patch\n'
     upstream.push(
         Reply(
             sse(
@@ -71,8 +71,16 @@ def test_capture_tool_call_stream(client: openai.OpenAI, upstream: FakeUpstream)
                         }
                     ]
                 ),
-                chunk(tool_calls=[{"index": 0, "function": {"arguments": json.dumps({"input": patch})[:20]}}]),
-                chunk(tool_calls=[{"index": 0, "function": {"arguments": json.dumps({"input": patch})[20:]}}]),
+                chunk(
+                    tool_calls=[
+                        {"index": 0, "function": {"arguments": json.dumps({"input": patch})[:20]}}
+                    ]
+                ),
+                chunk(
+                    tool_calls=[
+                        {"index": 0, "function": {"arguments": json.dumps({"input": patch})[20:]}}
+                    ]
+                ),
                 chunk(finish="tool_calls", usage=usage()),
             )
         )

@@ -17,18 +17,43 @@ from tests.support.gateway import make_config, provider, run_gateway
 from tests.support.stream_checker import check_stream
 
 HISTORY: list[dict[str, Any]] = [
-    {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "You are Codex."}]},
-    {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Fix the bug in app.py"}]},
-    {"type": "function_call", "call_id": "c1", "name": "exec_command", "arguments": '{"cmd":"cat app.py"}'},
+    {
+        "type": "message",
+        "role": "developer",
+        "content": [{"type": "input_text", "text": "You are Codex."}],
+    },
+    {
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_text", "text": "Fix the bug in app.py"}],
+    },
+    {
+        "type": "function_call",
+        "call_id": "c1",
+        "name": "exec_command",
+        "arguments": '{"cmd":"cat app.py"}',
+    },
     {"type": "function_call_output", "call_id": "c1", "output": "print(1/0)"},
-    {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Found it."}]},
+    {
+        "type": "message",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": "Found it."}],
+    },
 ]
 TRIGGER = {"type": "compaction_trigger"}
-TOOLS: Any = [{"type": "function", "name": "exec_command", "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}}}]
+TOOLS: Any = [
+    {
+        "type": "function",
+        "name": "exec_command",
+        "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}},
+    }
+]
 
 
 def _compact(client: openai.OpenAI, upstream: FakeUpstream, **kw: Any) -> Any:
-    upstream.push(Reply.json(completion_body("SUMMARY: user wants app.py fixed; division by zero found.")))
+    upstream.push(
+        Reply.json(completion_body("SUMMARY: user wants app.py fixed; division by zero found."))
+    )
     return client.responses.create(model="gpt-5.5", input=[*HISTORY, TRIGGER], tools=TOOLS, **kw)
 
 
@@ -97,14 +122,16 @@ def test_misplaced_trigger_is_400(http: httpx.Client) -> None:
     assert resp.json()["error"]["param"] == "input"
 
 
-def test_chain_after_compaction_skips_old_history(client: openai.OpenAI, upstream: FakeUpstream) -> None:
+def test_chain_after_compaction_skips_old_history(
+    client: openai.OpenAI, upstream: FakeUpstream
+) -> None:
     upstream.push(Reply.json(completion_body("Found it.")))
     first = client.responses.create(model="gpt-5.5", input=HISTORY[:2])
     compacted = _compact_chain(client, upstream, first.id)
     upstream.push(Reply.json(completion_body("next")))
     client.responses.create(model="gpt-5.5", input="and now?", previous_response_id=compacted.id)
     contents = [str(m.get("content")) for m in upstream.last["messages"]]
-    assert not any("Fix the bug in app.py" == c for c in contents)
+    assert not any(c == "Fix the bug in app.py" for c in contents)
     assert any("SUMMARY" in c for c in contents)
     assert contents[-1] == "and now?"
 
@@ -149,7 +176,13 @@ def test_additional_tools_are_declared(client: openai.OpenAI, upstream: FakeUpst
             {
                 "type": "additional_tools",
                 "role": "developer",
-                "tools": [{"type": "function", "name": "clock_now", "parameters": {"type": "object", "properties": {}}}],
+                "tools": [
+                    {
+                        "type": "function",
+                        "name": "clock_now",
+                        "parameters": {"type": "object", "properties": {}},
+                    }
+                ],
             },
             {"role": "user", "content": "what time is it?"},
         ],

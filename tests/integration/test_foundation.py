@@ -17,7 +17,6 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from godex.config.schema import ServerConfig
 from tests.fakes.replay_upstream import FakeUpstream, Reply, chunk, sse, usage
 from tests.support.gateway import make_config, provider, run_gateway
 
@@ -43,7 +42,20 @@ def test_auth_required_when_keys_configured(authed: httpx.Client, upstream: Fake
     assert authed.get("/v1/models").status_code == 401
     assert authed.get("/metrics").status_code == 401
     assert authed.get("/health").status_code == 200  # health stays open
-    upstream.push(Reply.json({"choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}))
+    upstream.push(
+        Reply.json(
+            {
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "ok"},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            }
+        )
+    )
     ok = authed.post("/v1/responses", json=body, headers={"authorization": "Bearer sk-team-two"})
     assert ok.status_code == 200, ok.text
     assert authed.get("/v1/models", headers={"x-api-key": "sk-team-one"}).status_code == 200
@@ -56,7 +68,11 @@ def test_auth_off_by_default(http: httpx.Client) -> None:
 def test_missing_key_named_in_health_and_errors(upstream: FakeUpstream, tmp_path: Path) -> None:
     cfg = make_config(
         tmp_path,
-        [provider("ds", "deepseek", upstream.base_url, api_key=None, api_key_env="DEEPSEEK_API_KEY")],
+        [
+            provider(
+                "ds", "deepseek", upstream.base_url, api_key=None, api_key_env="DEEPSEEK_API_KEY"
+            )
+        ],
     )
     with run_gateway(cfg) as gw, httpx.Client(base_url=gw.base_url, timeout=10) as c:
         health = c.get("/health").json()
@@ -71,7 +87,9 @@ def test_missing_key_named_in_health_and_errors(upstream: FakeUpstream, tmp_path
 
 def test_unexpected_exception_is_500_without_trace(http: httpx.Client) -> None:
     # A body the parser cannot take as UTF-8 JSON is still a clean 400, never a 500.
-    resp = http.post("/v1/responses", content=b"\xff\xfe\x00", headers={"content-type": "application/json"})
+    resp = http.post(
+        "/v1/responses", content=b"\xff\xfe\x00", headers={"content-type": "application/json"}
+    )
     assert resp.status_code == 400
     assert "Traceback" not in resp.text
 

@@ -18,7 +18,10 @@ from tests.support.gateway import RunningGateway, make_config, provider, run_gat
 def _config(tmp: Path, upstream: FakeUpstream, backend: str) -> Any:
     return make_config(
         tmp,
-        [provider("ds", "deepseek", upstream.base_url), provider("mm", "minimax", upstream.base_url)],
+        [
+            provider("ds", "deepseek", upstream.base_url),
+            provider("mm", "minimax", upstream.base_url),
+        ],
         aliases={"gpt-5.5": "ds/deepseek-v4-pro", "other": "mm/MiniMax-M3"},
         session=SessionConfig(backend=backend, sqlite_path=str(tmp / "sessions.db"), max_depth=60),
     )
@@ -105,7 +108,9 @@ def test_retrieve_delete_and_input_items(sdk: openai.OpenAI, upstream: FakeUpstr
 
 
 def test_retrieve_stream_replays_events(sdk: openai.OpenAI, upstream: FakeUpstream) -> None:
-    upstream.push(Reply(sse(chunk("streamed "), chunk("and stored"), chunk("", finish="stop", usage=usage()))))
+    upstream.push(
+        Reply(sse(chunk("streamed "), chunk("and stored"), chunk("", finish="stop", usage=usage())))
+    )
     with sdk.responses.stream(model="gpt-5.5", input="x") as s:
         original = s.get_final_response()
     events = list(sdk.responses.retrieve(original.id, stream=True))
@@ -124,12 +129,22 @@ def test_tool_call_and_output_across_turns(sdk: openai.OpenAI, upstream: FakeUps
                 reasoning="I should look it up.",
                 finish="tool_calls",
                 tool_calls=[
-                    {"id": "call_9", "type": "function", "function": {"name": "lookup", "arguments": '{"q":"x"}'}}
+                    {
+                        "id": "call_9",
+                        "type": "function",
+                        "function": {"name": "lookup", "arguments": '{"q":"x"}'},
+                    }
                 ],
             )
         )
     )
-    tools: Any = [{"type": "function", "name": "lookup", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}]
+    tools: Any = [
+        {
+            "type": "function",
+            "name": "lookup",
+            "parameters": {"type": "object", "properties": {"q": {"type": "string"}}},
+        }
+    ]
     first = sdk.responses.create(model="gpt-5.5", input="find x", tools=tools)
     call = next(i for i in first.output if i.type == "function_call")
     _answer(upstream, "found it")
@@ -158,7 +173,9 @@ def test_chain_across_providers(sdk: openai.OpenAI, upstream: FakeUpstream) -> N
     assert [m["content"] for m in msgs] == ["hello", "from deepseek", "again"]
 
 
-def test_concurrent_children_of_one_parent(session_gw: RunningGateway, upstream: FakeUpstream) -> None:
+def test_concurrent_children_of_one_parent(
+    session_gw: RunningGateway, upstream: FakeUpstream
+) -> None:
     upstream.default = lambda body: Reply.json(completion_body("child"))
     client = openai.AsyncOpenAI(base_url=session_gw.v1, api_key="k", max_retries=0)
 
@@ -166,7 +183,9 @@ def test_concurrent_children_of_one_parent(session_gw: RunningGateway, upstream:
         parent = await client.responses.create(model="gpt-5.5", input="parent")
         kids = await asyncio.gather(
             *[
-                client.responses.create(model="gpt-5.5", input=f"kid {i}", previous_response_id=parent.id)
+                client.responses.create(
+                    model="gpt-5.5", input=f"kid {i}", previous_response_id=parent.id
+                )
                 for i in range(8)
             ]
         )

@@ -14,8 +14,8 @@ import uvicorn
 
 from godex.config.schema import (
     GodexConfig,
-    LoggingConfig,
     LogConsoleConfig,
+    LoggingConfig,
     ModelsConfig,
     ProviderConfig,
     ServerConfig,
@@ -28,7 +28,11 @@ from godex.server.runner import _uvicorn_options, create_app
 
 def provider(name: str, spec: str, base_url: str, **kw: Any) -> ProviderConfig:
     return ProviderConfig(
-        name=name, spec=spec, api_key=kw.pop("api_key", "sk-upstream-secret"), base_url=base_url, **kw
+        name=name,
+        spec=spec,
+        api_key=kw.pop("api_key", "sk-upstream-secret"),
+        base_url=base_url,
+        **kw,
     )
 
 
@@ -69,7 +73,9 @@ class RunningGateway:
 
 
 @contextmanager
-def run_gateway(config: GodexConfig, *, keepalive_s: float | None = None) -> Iterator[RunningGateway]:
+def run_gateway(
+    config: GodexConfig, *, keepalive_s: float | None = None
+) -> Iterator[RunningGateway]:
     app = create_app(config)
     if keepalive_s is not None:
         app.state.keepalive_s = keepalive_s

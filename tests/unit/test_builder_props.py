@@ -59,7 +59,9 @@ def tool_calls(draw: st.DrawFn, index: int) -> list[Delta]:
     for p in pieces[1:]:
         # Providers repeat id/name on later fragments sometimes; they must be ignored.
         repeat = draw(st.booleans())
-        out.append(ToolCallDelta(index, f"call_{index}" if repeat else None, name if repeat else None, p))
+        out.append(
+            ToolCallDelta(index, f"call_{index}" if repeat else None, name if repeat else None, p)
+        )
     return out
 
 
@@ -71,7 +73,9 @@ def delta_runs(draw: st.DrawFn) -> list[Delta]:
         run += [TextDelta(t) for t in draw(st.lists(texts, max_size=4))]
     for i in range(draw(st.integers(0, 3))):
         run += draw(tool_calls(i))
-    ending = draw(st.sampled_from(["stop", "tool_calls", "length", "content_filter", "none", "error"]))
+    ending = draw(
+        st.sampled_from(["stop", "tool_calls", "length", "content_filter", "none", "error"])
+    )
     if ending == "error":
         run.append(UpstreamError("provider.upstream_error", "boom", 502))
     elif ending != "none":
@@ -134,7 +138,7 @@ def test_sync_and_stream_agree(deltas: list[Delta], summary: bool) -> None:
         r["output"] = [{k: v for k, v in i.items() if k != "id"} for i in r["output"]]
         return r
 
-    if any(isinstance(d, Finish) or isinstance(d, UpstreamError) for d in deltas):
+    if any(isinstance(d, (Finish, UpstreamError)) for d in deltas):
         assert shape(streamed) == shape(synced)
 
 

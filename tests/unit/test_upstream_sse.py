@@ -31,7 +31,7 @@ def _feed(raw: bytes, cuts: list[int]) -> tuple[list[bytes], SSEReader]:
     reader = SSEReader()
     got: list[bytes] = []
     prev = 0
-    for c in sorted({c % (len(raw) + 1) for c in cuts}) + [len(raw)]:
+    for c in [*sorted({c % (len(raw) + 1) for c in cuts}), len(raw)]:
         got += reader.feed(raw[prev:c])
         prev = c
     got += reader.close()
@@ -39,7 +39,9 @@ def _feed(raw: bytes, cuts: list[int]) -> tuple[list[bytes], SSEReader]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(payloads, st.sampled_from(["\n", "\r\n", "\r"]), st.booleans(), st.lists(st.integers(0, 10_000)))
+@given(
+    payloads, st.sampled_from(["\n", "\r\n", "\r"]), st.booleans(), st.lists(st.integers(0, 10_000))
+)
 def test_any_split_gives_the_same_events(
     objs: list[dict[str, str]], eol: str, comments: bool, cuts: list[int]
 ) -> None:
@@ -51,7 +53,9 @@ def test_any_split_gives_the_same_events(
 
 @settings(max_examples=200, deadline=None)
 @given(payloads, st.integers(0, 10_000), st.lists(st.integers(0, 10_000)))
-def test_truncation_never_invents_events(objs: list[dict[str, str]], cut: int, cuts: list[int]) -> None:
+def test_truncation_never_invents_events(
+    objs: list[dict[str, str]], cut: int, cuts: list[int]
+) -> None:
     raw = _frame(objs, "\n", False)
     truncated = raw[: cut % (len(raw) + 1)]
     got, _ = _feed(truncated, cuts)
