@@ -192,11 +192,11 @@ def test_tool_result_turn(client: openai.OpenAI, upstream: FakeUpstream) -> None
         (
             401,
             {"error": {"message": "Authentication Fails", "type": "authentication_error"}},
-            400,
-            "provider.auth_failed",
+            502,
+            "provider.auth",
         ),
         (500, {"error": {"message": "boom"}}, 502, None),
-        (503, {"error": {"message": "overloaded"}}, 503, None),
+        (503, {"error": {"message": "overloaded"}}, 502, None),
     ],
 )
 def test_upstream_http_errors(
