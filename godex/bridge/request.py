@@ -138,6 +138,12 @@ def parse_request(body: bytes) -> ResponsesRequest:
         )
     raw_input = data.get("input")
     if raw_input is None:
+        if not data.get("previous_response_id"):
+            raise InvalidRequestError(
+                "Missing required parameter: 'input'.",
+                param="input",
+                wire_code="missing_required_parameter",
+            )
         items: list[dict[str, Any]] = []
     elif isinstance(raw_input, str):
         items = [{"type": "message", "role": "user", "content": raw_input}]
