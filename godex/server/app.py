@@ -7,6 +7,7 @@ the hot path.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import MutableMapping
 import time
 from typing import Any
 
@@ -50,9 +51,7 @@ class GodexApp:
             ),
         )
         if sessions is not None:
-            state.extra["maintenance"] = asyncio.get_running_loop().create_task(
-                self._maintenance()
-            )
+            state.extra["maintenance"] = asyncio.get_running_loop().create_task(self._maintenance())
         for rt in state.router.runtimes.values():
             if rt.unavailable_reason:
                 log.warning("provider_unavailable", provider=rt.name, reason=rt.unavailable_reason)
@@ -118,7 +117,7 @@ class GodexApp:
         state.in_flight += 1
         started = False
 
-        async def tracked_send(message: dict[str, Any]) -> None:
+        async def tracked_send(message: MutableMapping[str, Any]) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
@@ -133,10 +132,10 @@ class GodexApp:
                 await send_error(tracked_send, err, ctx.request_id)
         except Exception as exc:
             log.exception("unhandled_error", request_id=ctx.request_id, path=path)
-            err = unexpected(exc, ctx)
-            self._note_error(ctx, err)
+            failure = unexpected(exc, ctx)
+            self._note_error(ctx, failure)
             if not started:
-                await send_error(tracked_send, err, ctx.request_id)
+                await send_error(tracked_send, failure, ctx.request_id)
         finally:
             state.in_flight -= 1
             self._finish(ctx)
@@ -150,7 +149,9 @@ class GodexApp:
         if err.upstream_message and not ctx.upstream_message:
             ctx.upstream_message = err.upstream_message
 
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send, ctx: RequestContext) -> None:
+    async def _dispatch(
+        self, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
+    ) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
         if path == "/health":
@@ -184,7 +185,9 @@ class GodexApp:
             await send_json(send, 200, self.models())
             return
         elif path.startswith(_RESPONSES + "/"):
-            await self.stored.dispatch(method, path[len(_RESPONSES) + 1 :], scope, receive, send, ctx)
+            await self.stored.dispatch(
+                method, path[len(_RESPONSES) + 1 :], scope, receive, send, ctx
+            )
             return
         raise NotFoundError(f"Unknown route: {method} {path}", code="server.not_found")
 
@@ -325,7 +328,9 @@ def _trace_record(ctx: RequestContext, duration: float, usage: dict[str, Any]) -
         input_tokens=int(usage.get("input_tokens") or 0),
         cached_tokens=int((usage.get("input_tokens_details") or {}).get("cached_tokens") or 0),
         output_tokens=int(usage.get("output_tokens") or 0),
-        reasoning_tokens=int((usage.get("output_tokens_details") or {}).get("reasoning_tokens") or 0),
+        reasoning_tokens=int(
+            (usage.get("output_tokens_details") or {}).get("reasoning_tokens") or 0
+        ),
         total_tokens=int(usage.get("total_tokens") or 0),
         event_count=ctx.event_count,
         terminal_event=ctx.terminal_event,

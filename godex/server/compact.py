@@ -120,7 +120,11 @@ class CompactionHandler:
             }
         )
         await send(
-            {"type": "http.response.body", "body": encode_events(builder.start()), "more_body": True}
+            {
+                "type": "http.response.body",
+                "body": encode_events(builder.start()),
+                "more_body": True,
+            }
         )
         ctx.t_first_client_byte = time.perf_counter()
         keepalive = self.state.keepalive_s
@@ -149,8 +153,18 @@ class CompactionHandler:
         self._note(ctx, final)
         item = final["output"][0]
         events = [
-            {"type": "response.output_item.added", "sequence_number": seq, "output_index": 0, "item": item},
-            {"type": "response.output_item.done", "sequence_number": seq + 1, "output_index": 0, "item": item},
+            {
+                "type": "response.output_item.added",
+                "sequence_number": seq,
+                "output_index": 0,
+                "item": item,
+            },
+            {
+                "type": "response.output_item.done",
+                "sequence_number": seq + 1,
+                "output_index": 0,
+                "item": item,
+            },
             {"type": "response.completed", "sequence_number": seq + 2, "response": final},
         ]
         ctx.event_count = seq + 3
@@ -158,9 +172,7 @@ class CompactionHandler:
         await self.responses.persist(req, route, final)
         await send({"type": "http.response.body", "body": encode_events(events)})
 
-    def _final(
-        self, base: dict[str, Any], summary: str, usage: dict[str, Any]
-    ) -> dict[str, Any]:
+    def _final(self, base: dict[str, Any], summary: str, usage: dict[str, Any]) -> dict[str, Any]:
         final = dict(base)
         final["status"] = "completed"
         final["error"] = None

@@ -76,9 +76,7 @@ async def send_bytes(
     await send({"type": "http.response.body", "body": body})
 
 
-async def send_json(
-    send: Send, status: int, obj: Any, extra: dict[str, str] | None = None
-) -> None:
+async def send_json(send: Send, status: int, obj: Any, extra: dict[str, str] | None = None) -> None:
     await send_bytes(send, status, _encode(obj), JSON_HEADERS, extra)
 
 

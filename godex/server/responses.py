@@ -94,16 +94,12 @@ class ResponsesHandler:
         route.provider.ensure_available()
         return route
 
-    async def history(
-        self, req: ResponsesRequest
-    ) -> tuple[list[dict[str, Any]], Any]:
+    async def history(self, req: ResponsesRequest) -> tuple[list[dict[str, Any]], Any]:
         if req.previous_response_id:
             return await self._load_history(req)
         return [], None
 
-    async def prepare(
-        self, req: ResponsesRequest, ctx: RequestContext
-    ) -> tuple[Route, BridgePlan]:
+    async def prepare(self, req: ResponsesRequest, ctx: RequestContext) -> tuple[Route, BridgePlan]:
         route = self.route(req, ctx)
         history, resolve_reference = await self.history(req)
         plan = self.plan(req, history, route, resolve_reference)
@@ -159,7 +155,9 @@ class ResponsesHandler:
                 param="previous_response_id",
             )
         assert req.previous_response_id is not None
-        chain = await load_chain(store, req.previous_response_id, self.state.config.session.max_depth)
+        chain = await load_chain(
+            store, req.previous_response_id, self.state.config.session.max_depth
+        )
 
         def resolve_reference(item_id: str) -> dict[str, Any] | None:
             return resolve_item(chain, item_id)
@@ -289,7 +287,9 @@ class ResponsesHandler:
         except asyncio.TimeoutError as exc:
             raise UpstreamTimeout(f"{rt.name}: upstream body timed out") from exc
         except aiohttp.ClientError as exc:
-            raise ProviderError(f"{rt.name}: upstream body broke: {exc}", code="provider.connection") from exc
+            raise ProviderError(
+                f"{rt.name}: upstream body broke: {exc}", code="provider.connection"
+            ) from exc
         finally:
             resp.release()
         deltas = rt.spec.hooks.normalize_body(rt.spec, decode_body(raw))

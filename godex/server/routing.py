@@ -89,6 +89,13 @@ class ModelRouter:
                 route = self._split(target)
                 if route is not None:
                     return route
+                # The alias names a provider that could not be set up: say so, never
+                # send the request somewhere else under the client's model name.
+                raise ProviderUnavailable(
+                    f"model '{model}' maps to '{target}', but provider "
+                    f"'{target.partition('/')[0]}' is not available on this gateway",
+                    code="provider.unavailable",
+                )
         if self._default and self._default in self._runtimes:
             return Route(self._runtimes[self._default], model)
         raise InvalidRequestError(

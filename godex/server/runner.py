@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import pickle
+import signal
 from typing import Any
 
 import uvicorn
@@ -52,7 +53,15 @@ def _uvicorn_options(config: GodexConfig) -> dict[str, Any]:
     }
 
 
+def _exit_cleanly(signum: int, frame: object) -> None:
+    # uvicorn re-raises the signal that stopped it once shutdown is complete; by then every
+    # in-flight request has finished and traces are flushed, so that is a clean exit.
+    raise SystemExit(0)
+
+
 def serve(config: GodexConfig, warnings: list[str] | None = None) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _exit_cleanly)
     configure_logging(config.logging)
     log = get_logger("godex")
     for warning in warnings or []:
@@ -72,6 +81,4 @@ def serve(config: GodexConfig, warnings: list[str] | None = None) -> None:
     # Make the shared secret before forking so every worker reads the same file.
     load_secret(config)
     os.environ[_ENV_CONFIG] = base64.b64encode(pickle.dumps(config)).decode()
-    uvicorn.run(
-        "godex.server.runner:create_app_from_env", factory=True, workers=workers, **options
-    )
+    uvicorn.run("godex.server.runner:create_app_from_env", factory=True, workers=workers, **options)

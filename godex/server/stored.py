@@ -81,9 +81,7 @@ class StoredResponsesHandler:
                     "starting_after must be an integer sequence number", param="starting_after"
                 ) from exc
             events = [e for e in events if e["sequence_number"] > cut]
-        await send(
-            {"type": "http.response.start", "status": 200, "headers": list(SSE_HEADERS)}
-        )
+        await send({"type": "http.response.start", "status": 200, "headers": list(SSE_HEADERS)})
         await send({"type": "http.response.body", "body": encode_events(events)})
 
     async def delete(self, response_id: str, send: Send) -> None:
