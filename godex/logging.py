@@ -129,7 +129,7 @@ structlog.configure(
         *_SHARED,
         structlog.processors.format_exc_info,
         redact,
-        structlog.dev.ConsoleRenderer(),
+        structlog.dev.ConsoleRenderer(colors=False),
     ],
     wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
 )

@@ -1,0 +1,145 @@
+"""Upstream error bodies → typed ``provider.*`` errors, for every provider's body shapes.
+
+Statuses follow what clients act on (Codex retries 401/429/5xx, never 400): a request that will
+never succeed (context too long, no balance, bad parameters) is a 400; a rate limit stays a 429
+with its ``retry-after``; the gateway's own key being refused is a 502 (``provider.auth``); other
+upstream failures are 502.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from godex.errors import ProviderError
+
+_MINIMAX_CODE = re.compile(r"\((\d{4})\)\s*$")
+_CONTEXT = re.compile(
+    r"context[ _-]?(length|window)|maximum context|too long|prompt is too long|token limit|"
+    r"超长|model_context_window_exceeded",
+    re.I,
+)
+_QUOTA = re.compile(r"insufficient (balance|account|quota|funds)|余额不足|quota .*exhausted", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class Classified:
+    code: str  # provider.*
+    status: int  # what the client gets
+
+
+def _by_business_code(code: str) -> Classified | None:
+    """Zhipu business codes and MiniMax (NNNN) codes."""
+    table = {
+        # Zhipu
+        "1113": Classified("provider.insufficient_quota", 400),
+        "1261": Classified("provider.context_length_exceeded", 400),
+        "1301": Classified("provider.content_filter", 400),
+        "1302": Classified("provider.rate_limited", 429),
+        "1303": Classified("provider.rate_limited", 429),
+        "1304": Classified("provider.insufficient_quota", 400),
+        "1305": Classified("provider.overloaded", 502),
+        "1308": Classified("provider.insufficient_quota", 400),
+        "1310": Classified("provider.insufficient_quota", 400),
+        "1312": Classified("provider.overloaded", 502),
+        # MiniMax
+        "1004": Classified("provider.auth", 502),
+        "2049": Classified("provider.auth", 502),
+        "1008": Classified("provider.insufficient_quota", 400),
+        "1002": Classified("provider.rate_limited", 429),
+        "1039": Classified("provider.context_length_exceeded", 400),
+        "1027": Classified("provider.content_filter", 400),
+        "2013": Classified("provider.invalid_request", 400),
+        "1000": Classified("provider.upstream_error", 502),
+        "1001": Classified("provider.timeout", 504),
+        "1013": Classified("provider.upstream_error", 502),
+    }
+    return table.get(code)
+
+
+def classify(status: int, message: str, business_code: str | None) -> Classified:
+    if business_code is not None and len(business_code) == 3:
+        # MiMo puts the HTTP status in error.code, also inside 200 streams.
+        status, business_code = int(business_code), None
+    if status in (401, 403):
+        # Zhipu's 1000-1005 ride on a 401; the status decides before codes that clash.
+        return Classified("provider.auth", 502)
+    if business_code:
+        found = _by_business_code(business_code)
+        if found is not None:
+            return found
+    if _CONTEXT.search(message):
+        return Classified("provider.context_length_exceeded", 400)
+    if status == 402 or _QUOTA.search(message):
+        return Classified("provider.insufficient_quota", 400)
+    if status in (401, 403):
+        return Classified("provider.auth", 502)
+    if status == 429:
+        return Classified("provider.rate_limited", 429)
+    if status == 408 or status == 504:
+        return Classified("provider.timeout", 504)
+    if 400 <= status < 500:
+        return Classified("provider.invalid_request", 400)
+    if status == 503:
+        return Classified("provider.overloaded", 502)
+    return Classified("provider.upstream_error", 502)
+
+
+def parse_error_body(body: bytes) -> tuple[str, str | None]:
+    """(message, business code) from any known error body; the raw text if none matches."""
+    text = body.decode("utf-8", "replace").strip()
+    if text.startswith("data:"):
+        text = text[5:].strip()  # MiMo sends errors as an SSE line, even on HTTP errors
+    try:
+        obj: Any = json.loads(text) if text else None
+    except ValueError:
+        obj = None
+    if isinstance(obj, dict):
+        return error_fields(obj) or (text[:500], None)
+    return text[:500] or "(empty body)", None
+
+
+def error_fields(obj: Mapping[str, Any]) -> tuple[str, str | None] | None:
+    """Message and business code of an error object, or None if ``obj`` is not an error."""
+    err = obj.get("error")
+    if isinstance(err, dict):
+        message = str(err.get("message") or err.get("msg") or err.get("type") or "error")
+        param = err.get("param")
+        if isinstance(param, str) and param and param not in message:
+            message = f"{message} ({param})" if len(param) < 300 else message
+        code = err.get("code")
+        business = str(code) if code is not None and str(code).isdigit() else None
+        m = _MINIMAX_CODE.search(message)
+        if m:
+            business = m.group(1)
+        return message, business
+    if isinstance(err, str) and err:
+        return err, None
+    base = obj.get("base_resp")
+    if isinstance(base, dict) and base.get("status_code") not in (0, None, "0"):
+        message = str(base.get("status_msg") or "error")
+        return message, str(base.get("status_code"))
+    return None
+
+
+def error_from_http(
+    provider: str, status: int, body: bytes, headers: Mapping[str, str]
+) -> ProviderError:
+    message, business = parse_error_body(body)
+    found = classify(status, message, business)
+    extra: dict[str, str] = {}
+    retry_after = headers.get("retry-after") or headers.get("Retry-After")
+    if found.status == 429 and retry_after:
+        extra["retry-after"] = retry_after
+    suffix = f" (HTTP {status}" + (f", code {business})" if business else ")")
+    return ProviderError(
+        f"{provider}: {message}{suffix}",
+        code=found.code,
+        status=found.status,
+        upstream_message=message,
+        headers=extra,
+        type="invalid_request_error" if found.status == 400 else None,
+    )

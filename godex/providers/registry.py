@@ -1,0 +1,32 @@
+"""The provider specs GodeX knows, by the name used in ``providers.<name>.spec``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from godex.providers import deepseek, minimax, openai_compatible, xiaomi, zhipu
+from godex.providers.spec import ProviderSpec
+
+SPECS: dict[str, ProviderSpec] = {
+    "deepseek": deepseek.SPEC,
+    "xiaomi": xiaomi.SPEC,
+    "zhipu": zhipu.SPEC,
+    "minimax": minimax.SPEC,
+    "openai_compatible": openai_compatible.BASE,
+}
+ALIASES = {"mimo": "xiaomi", "glm": "zhipu", "openai-compatible": "openai_compatible"}
+SPEC_NAMES: tuple[str, ...] = (*SPECS, *ALIASES)
+
+
+def get_spec(name: str) -> ProviderSpec | None:
+    return SPECS.get(ALIASES.get(name, name))
+
+
+def build_openai_compatible_spec(
+    capabilities: dict[str, Any], base_url: str | None
+) -> ProviderSpec:
+    return openai_compatible.build_spec(capabilities, base_url)
+
+
+def capability_keys() -> list[str]:
+    return openai_compatible.capability_keys()
