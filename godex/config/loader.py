@@ -367,7 +367,7 @@ def build_config(
 ) -> GodexConfig:
     from godex.providers import registry
 
-    spec_names = registry.SPEC_NAMES
+    spec_names = registry.spec_names()
     _check_keys(raw, SCHEMA, "", ctx)
     server = _server(raw, ctx)
     providers: dict[str, ProviderConfig] = {}

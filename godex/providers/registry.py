@@ -18,6 +18,15 @@ ALIASES = {"mimo": "xiaomi", "glm": "zhipu", "openai-compatible": "openai_compat
 SPEC_NAMES: tuple[str, ...] = (*SPECS, *ALIASES)
 
 
+def register(spec: ProviderSpec) -> None:
+    """Add a provider: a spec (data) and its hooks are all a new provider needs."""
+    SPECS[spec.name] = spec
+
+
+def spec_names() -> tuple[str, ...]:
+    return (*SPECS, *ALIASES)
+
+
 def get_spec(name: str) -> ProviderSpec | None:
     return SPECS.get(ALIASES.get(name, name))
 

@@ -34,7 +34,7 @@ class ZhipuHooks(ChatHooks):
 SPEC = ProviderSpec(
     name="zhipu",
     display_name="Zhipu GLM",
-    default_base_url="https://open.bigmodel.cn/api/paas/v4",
+    default_base_url="https://open.bigmodel.cn/api/coding/paas/v4",  # GLM Coding Plan
     default_model="glm-5.1",
     models=("glm-5.1", "glm-5.2", "glm-5-turbo", "glm-4.7", "glm-4.6"),
     api_key_env="ZHIPUAI_API_KEY",

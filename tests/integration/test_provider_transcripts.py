@@ -15,7 +15,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.fakes.replay_upstream import FakeUpstream, Reply
+from tests.fakes.replay_upstream import FakeUpstream, Reply, completion_body
 from tests.support.gateway import RunningGateway, make_config, provider, run_gateway
 from tests.support.stream_checker import check_stream
 
@@ -104,6 +104,20 @@ def test_transcript(case: dict[str, Any], gateway: RunningGateway, upstream: Fak
         upstream.push(Reply.sse_file(path))
         events = _events(gateway, model)
         response = check_stream(events)
+        if not case.get("error_code"):
+            # The same bytes through the SDK's strict responses.stream() accumulator.
+            upstream.push(Reply.sse_file(path))
+            client = openai.OpenAI(base_url=gateway.v1, api_key="k", max_retries=0)
+            with client.responses.stream(
+                model=model, input="hi", reasoning={"summary": "auto"}
+            ) as stream:
+                if response["status"] == "completed":
+                    accumulated = stream.get_final_response()
+                    assert accumulated.output_text == case.get("text", "")
+                else:
+                    # The accumulator still checks every event; only the final getter refuses.
+                    kinds = [event.type for event in stream]
+                    assert kinds[-1] == "response." + response["status"]
     else:
         upstream.push(
             Reply(
@@ -124,3 +138,76 @@ def test_transcript(case: dict[str, Any], gateway: RunningGateway, upstream: Fak
         godex_or_wire = case["error_code"]
         wire = godex_or_wire.removeprefix("provider.")
         assert response["error"]["code"] in (godex_or_wire, wire), response["error"]
+
+
+def _tool_turn(
+    gateway: RunningGateway, upstream: FakeUpstream, model: str, transcript: Path
+) -> Any:
+    """Turn 1 from a transcript, then the stateless follow-up a Codex-style client sends."""
+    client = openai.OpenAI(base_url=gateway.v1, api_key="k", max_retries=0)
+    upstream.push(Reply.sse_file(transcript))
+    with client.responses.stream(
+        model=model,
+        input="go",
+        store=False,
+        include=["reasoning.encrypted_content"],
+        reasoning={"summary": "auto"},
+    ) as stream:
+        first = stream.get_final_response()
+    items: list[Any] = [{"role": "user", "content": "go"}]
+    items += [i.model_dump(exclude_none=True) for i in first.output]
+    for item in first.output:
+        if item.type == "function_call":
+            items.append(
+                {"type": "function_call_output", "call_id": item.call_id, "output": "done"}
+            )
+    upstream.push(Reply.json(completion_body("finished")))
+    second = client.responses.create(model=model, input=items, store=False)
+    assert second.output_text == "finished"
+    return upstream.last
+
+
+def test_deepseek_follow_up_gets_reasoning_back(
+    gateway: RunningGateway, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    transcript = tmp_path / "ds.sse"
+    chunks = [
+        {"choices": [{"index": 0, "delta": {"reasoning_content": "I need the weather."}}]},
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {
+                        "tool_calls": [
+                            {
+                                "index": 0,
+                                "id": "call_00_x",
+                                "type": "function",
+                                "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'},
+                            }
+                        ]
+                    },
+                }
+            ]
+        },
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+    ]
+    transcript.write_text(
+        "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+    )
+    sent = _tool_turn(gateway, upstream, "deepseek/deepseek-v4-pro", transcript)
+    assistant = next(m for m in sent["messages"] if m.get("tool_calls"))
+    assert assistant["reasoning_content"] == "I need the weather."
+    assert sent["messages"][-1] == {"role": "tool", "tool_call_id": "call_00_x", "content": "done"}
+
+
+def test_minimax_follow_up_gets_valid_json_arguments(
+    gateway: RunningGateway, upstream: FakeUpstream
+) -> None:
+    sent = _tool_turn(
+        gateway, upstream, "minimax/MiniMax-M3", FIXTURES / "minimax" / "tool_call_then_frame.sse"
+    )
+    assistant = next(m for m in sent["messages"] if m.get("tool_calls"))
+    for call in assistant["tool_calls"]:
+        json.loads(call["function"]["arguments"])
+    assert [m["role"] for m in sent["messages"]].count("system") <= 1
