@@ -7,8 +7,8 @@ the hot path.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import MutableMapping
 import time
+from collections.abc import MutableMapping
 from typing import Any
 
 from godex import __version__

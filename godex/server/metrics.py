@@ -1,4 +1,4 @@
-# TEMPORARY STUB written by the lead so the server can boot; the owning helper replaces this file entirely.
+# TEMPORARY STUB (lead): the owning helper replaces this file entirely.
 from __future__ import annotations
 
 from typing import Any

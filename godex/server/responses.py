@@ -284,7 +284,7 @@ class ResponsesHandler:
         resp = await self._call(route, payload, ctx)
         try:
             raw = await resp.read()
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             raise UpstreamTimeout(f"{rt.name}: upstream body timed out") from exc
         except aiohttp.ClientError as exc:
             raise ProviderError(

@@ -87,8 +87,8 @@ def key_id(key: str) -> str:
 
 
 def build_state(config: GodexConfig) -> AppState:
+    import godex.providers.registry as registry
     from godex.bridge.sealing import Sealer
-    from godex.providers import registry
     from godex.server.metrics import Metrics
     from godex.sessions.factory import open_store
     from godex.trace.recorder import make_recorder

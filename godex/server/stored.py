@@ -104,9 +104,14 @@ class StoredResponsesHandler:
         if not 1 <= limit <= 100:
             raise InvalidRequestError("limit must be between 1 and 100", param="limit")
         order = params.get("order") or "desc"
-        if order not in ("asc", "desc"):
+        if order != "asc" and order != "desc":
             raise InvalidRequestError("order must be 'asc' or 'desc'", param="order")
         page = await store.list_input_items(
-            response_id, after=params.get("after") or None, limit=limit, order=order
+            response_id,
+            after=params.get("after") or None,
+            limit=limit,
+            order="asc" if order == "asc" else "desc",
         )
+        if page is None:
+            raise not_found(response_id)
         await send_json(send, 200, page)

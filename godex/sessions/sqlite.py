@@ -1,0 +1,168 @@
+"""SQLite store: WAL mode, versioned schema, all I/O on one dedicated thread.
+
+The event loop never touches the database: every call is a job for a single-thread executor
+that owns the connection. WAL lets several worker processes share one file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+
+from godex.sessions.store import Order, StoredResponse, page, with_ids
+
+T = TypeVar("T")
+_enc = msgspec.json.Encoder().encode
+_dec = msgspec.json.Decoder().decode
+
+# Each entry moves the schema one version up; never edit a shipped entry, append a new one.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE responses (
+        id TEXT PRIMARY KEY,
+        previous_response_id TEXT,
+        created_at INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        model TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        upstream_model TEXT NOT NULL,
+        input_items BLOB NOT NULL,
+        output_items BLOB NOT NULL,
+        response BLOB NOT NULL,
+        usage BLOB,
+        reasoning BLOB NOT NULL
+    );
+    CREATE INDEX responses_created ON responses(created_at);
+    """,
+]
+
+
+def open_db(path: str) -> sqlite3.Connection:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    migrate(conn)
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    conn.execute("BEGIN IMMEDIATE")  # one process migrates at a time
+    try:
+        row = conn.execute("SELECT version FROM schema_version").fetchone()
+        version = row[0] if row else 0
+        for i, step in enumerate(MIGRATIONS[version:], start=version + 1):
+            for stmt in filter(str.strip, step.split(";")):
+                conn.execute(stmt)
+            if row is None and i == 1:
+                conn.execute("INSERT INTO schema_version VALUES (1)")
+            else:
+                conn.execute("UPDATE schema_version SET version = ?", (i,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+class SqliteStore:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="godex-sessions")
+        self._conn: sqlite3.Connection | None = None
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = open_db(self.path)
+        return self._conn
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, lambda: fn(self._db()))
+
+    async def put(self, rec: StoredResponse) -> None:
+        rec.input_items = with_ids(rec.input_items)
+        row = (
+            rec.id,
+            rec.previous_response_id,
+            rec.created_at,
+            rec.status,
+            rec.model,
+            rec.provider,
+            rec.upstream_model,
+            _enc(rec.input_items),
+            _enc(rec.output_items),
+            _enc(rec.response),
+            None if rec.usage is None else _enc(rec.usage),
+            _enc(rec.reasoning),
+        )
+        await self._run(
+            lambda db: db.execute(
+                "INSERT OR REPLACE INTO responses VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", row
+            )
+        )
+
+    async def get(self, response_id: str) -> StoredResponse | None:
+        row = await self._run(
+            lambda db: db.execute("SELECT * FROM responses WHERE id = ?", (response_id,)).fetchone()
+        )
+        return None if row is None else _record(row)
+
+    async def delete(self, response_id: str) -> bool:
+        cur = await self._run(
+            lambda db: db.execute("DELETE FROM responses WHERE id = ?", (response_id,))
+        )
+        return cur.rowcount > 0
+
+    async def list_input_items(
+        self, response_id: str, *, after: str | None, limit: int, order: Order
+    ) -> dict[str, Any] | None:
+        row = await self._run(
+            lambda db: db.execute(
+                "SELECT input_items FROM responses WHERE id = ?", (response_id,)
+            ).fetchone()
+        )
+        return None if row is None else page(_dec(row[0]), after, limit, order)
+
+    async def prune(self, before_ts: int) -> int:
+        cur = await self._run(
+            lambda db: db.execute("DELETE FROM responses WHERE created_at < ?", (before_ts,))
+        )
+        return int(cur.rowcount)
+
+    async def count(self) -> int:
+        row = await self._run(lambda db: db.execute("SELECT COUNT(*) FROM responses").fetchone())
+        return int(row[0])
+
+    async def close(self) -> None:
+        def shut(db: sqlite3.Connection) -> None:
+            db.close()
+            self._conn = None
+
+        if self._conn is not None:
+            await self._run(shut)
+        self._pool.shutdown(wait=True)
+
+
+def _record(row: tuple[Any, ...]) -> StoredResponse:
+    return StoredResponse(
+        id=row[0],
+        previous_response_id=row[1],
+        created_at=row[2],
+        status=row[3],
+        model=row[4],
+        provider=row[5],
+        upstream_model=row[6],
+        input_items=_dec(row[7]),
+        output_items=_dec(row[8]),
+        response=_dec(row[9]),
+        usage=None if row[10] is None else _dec(row[10]),
+        reasoning=_dec(row[11]),
+    )

@@ -1,0 +1,81 @@
+"""Stored responses: the record, the store protocol, and the helpers both backends share."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+Order = Literal["asc", "desc"]
+
+_PREFIX = {
+    "message": "msg",
+    "function_call": "fc",
+    "function_call_output": "fco",
+    "custom_tool_call": "ctc",
+    "custom_tool_call_output": "ctco",
+    "reasoning": "rs",
+}
+
+
+@dataclass(slots=True)
+class StoredResponse:
+    id: str
+    previous_response_id: str | None
+    created_at: int
+    status: str
+    model: str
+    provider: str
+    upstream_model: str
+    input_items: list[dict[str, Any]]
+    output_items: list[dict[str, Any]]
+    response: dict[str, Any]
+    usage: dict[str, Any] | None
+    reasoning: dict[str, str]  # raw provider reasoning per reasoning item id
+
+
+class SessionStore(Protocol):
+    async def put(self, rec: StoredResponse) -> None: ...
+    async def get(self, response_id: str) -> StoredResponse | None: ...
+    async def delete(self, response_id: str) -> bool: ...
+    async def list_input_items(
+        self, response_id: str, *, after: str | None, limit: int, order: Order
+    ) -> dict[str, Any] | None: ...
+    async def prune(self, before_ts: int) -> int: ...
+    async def count(self) -> int: ...
+    async def close(self) -> None: ...
+
+
+def with_ids(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Input items as stored: each gets an id so input_items can page over them."""
+    out: list[dict[str, Any]] = []
+    for item in items:
+        if item.get("type") == "message" and isinstance(item.get("content"), str):
+            # Listed the way OpenAI lists them: content as parts.
+            kind = "output_text" if item.get("role") == "assistant" else "input_text"
+            item = {**item, "content": [{"type": kind, "text": item["content"]}]}
+        if not item.get("id") or item.get("type") == "item_reference":
+            prefix = _PREFIX.get(str(item.get("type")), "item")
+            item = {**item, "id": f"{prefix}_{os.urandom(16).hex()}"}
+        out.append(item)
+    return out
+
+
+def page(
+    items: list[dict[str, Any]], after: str | None, limit: int, order: Order
+) -> dict[str, Any]:
+    ordered = items if order == "asc" else list(reversed(items))
+    start = 0
+    if after is not None:
+        for i, item in enumerate(ordered):
+            if item.get("id") == after:
+                start = i + 1
+                break
+    data = ordered[start : start + limit]
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": start + limit < len(ordered),
+    }

@@ -1,0 +1,37 @@
+# TEMPORARY STUB (lead): the owning helper replaces this file entirely.
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class TraceRecord:
+    request_id: str
+    ts: float
+    route: str
+    method: str
+    http_status: int
+    client_key_id: str | None
+    requested_model: str | None
+    provider: str | None
+    upstream_model: str | None
+    stream: bool
+    status: str
+    error_code: str | None
+    error_message: str | None
+    upstream_message: str | None
+    duration_ms: float
+    upstream_first_byte_ms: float | None
+    first_client_byte_ms: float | None
+    input_tokens: int = 0
+    cached_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    total_tokens: int = 0
+    event_count: int = 0
+    terminal_event: str | None = None
+    diagnostics: list[dict[str, Any]] = field(default_factory=list)
+    request_payload: bytes | None = None
+    response_payload: bytes | None = None
+    response_id: str | None = None
