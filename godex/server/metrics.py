@@ -1,12 +1,155 @@
-# TEMPORARY STUB (lead): the owning helper replaces this file entirely.
+"""Prometheus metrics, on a registry of this process's own.
+
+Label sets are few (route × model × provider × status), so labelled children are cached and an
+observation costs a dict lookup plus the counter update.
+"""
+
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+_LATENCY = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+    60,
+    120,
+)
+_OVERHEAD = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1)
 
 
 class Metrics:
-    def __getattr__(self, name: str) -> Any:
-        def noop(*a: Any, **k: Any) -> Any:
-            return (b"", "text/plain")
+    def __init__(self) -> None:
+        self.registry = reg = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "godex_requests_total",
+            "Requests by route, model, provider and status",
+            ["route", "model", "provider", "status"],
+            registry=reg,
+        )
+        self.duration = Histogram(
+            "godex_request_duration_seconds",
+            "Total request time",
+            ["route", "provider"],
+            buckets=_LATENCY,
+            registry=reg,
+        )
+        self.first_byte = Histogram(
+            "godex_upstream_first_byte_seconds",
+            "Time from sending upstream to its response headers",
+            ["provider"],
+            buckets=_LATENCY,
+            registry=reg,
+        )
+        self.overhead = Histogram(
+            "godex_gateway_overhead_seconds",
+            "Time spent in the gateway before the upstream call",
+            ["route"],
+            buckets=_OVERHEAD,
+            registry=reg,
+        )
+        self.tokens = Counter(
+            "godex_tokens_total",
+            "Tokens by kind",
+            ["model", "provider", "kind"],
+            registry=reg,
+        )
+        self.upstream_errors = Counter(
+            "godex_upstream_errors_total",
+            "Upstream errors by provider and code",
+            ["provider", "code"],
+            registry=reg,
+        )
+        self.streams = Gauge("godex_streams_in_flight", "Open streaming responses", registry=reg)
+        self.trace_queue = Gauge("godex_trace_queue_depth", "Trace records waiting", registry=reg)
+        self.trace_dropped = Gauge(
+            "godex_trace_dropped_total", "Trace records dropped under overload", registry=reg
+        )
+        self.session_size = Gauge(
+            "godex_session_store_size",
+            "Stored responses (refreshed every few minutes)",
+            registry=reg,
+        )
+        self._children: dict[tuple[str, ...], tuple[Counter, Histogram, Histogram]] = {}
 
-        return noop
+    def set_sources(
+        self,
+        *,
+        trace_queue_depth: Callable[[], float],
+        trace_dropped: Callable[[], float],
+        session_store_size: Callable[[], float] | None,
+    ) -> None:
+        self.trace_queue.set_function(trace_queue_depth)
+        self.trace_dropped.set_function(trace_dropped)
+        if session_store_size is not None:
+            self.session_size.set_function(session_store_size)
+
+    def observe_request(
+        self,
+        *,
+        route: str,
+        model: str,
+        provider: str,
+        status: str,
+        duration_s: float,
+        upstream_first_byte_s: float | None,
+        overhead_s: float | None,
+    ) -> None:
+        key = (route, model, provider, status)
+        children = self._children.get(key)
+        if children is None:
+            if len(self._children) > 5000:  # model names come from clients: stay bounded
+                model = "other"
+                key = (route, model, provider, status)
+            children = (
+                self.requests.labels(route, model, provider, status),
+                self.duration.labels(route, provider),
+                self.overhead.labels(route),
+            )
+            self._children[key] = children
+        requests, duration, overhead = children
+        requests.inc()
+        duration.observe(duration_s)
+        if overhead_s is not None:
+            overhead.observe(overhead_s)
+        if upstream_first_byte_s is not None:
+            self.first_byte.labels(provider).observe(upstream_first_byte_s)
+
+    def observe_tokens(
+        self, *, model: str, provider: str, input: int, cached: int, output: int, reasoning: int
+    ) -> None:
+        for kind, value in (
+            ("input", input),
+            ("cached", cached),
+            ("output", output),
+            ("reasoning", reasoning),
+        ):
+            if value:
+                self.tokens.labels(model, provider, kind).inc(value)
+
+    def upstream_error(self, *, provider: str, code: str) -> None:
+        self.upstream_errors.labels(provider, code).inc()
+
+    def stream_started(self) -> None:
+        self.streams.inc()
+
+    def stream_ended(self) -> None:
+        self.streams.dec()
+
+    def render(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -1,4 +1,5 @@
-# TEMPORARY STUB (lead): the owning helper replaces this file entirely.
+"""One request as the trace database records it."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

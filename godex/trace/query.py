@@ -1,0 +1,134 @@
+"""Read the trace database: recent requests, one request, usage per provider/model."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from godex.errors import NotFoundError
+
+
+def _open(path: str) -> sqlite3.Connection:
+    if not Path(path).is_file():
+        raise NotFoundError(f"no trace database at {path}", code="server.trace_db_missing")
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def list_requests(
+    path: str,
+    *,
+    limit: int = 50,
+    model: str | None = None,
+    provider: str | None = None,
+    status: str | None = None,
+    since_ts: float | None = None,
+    until_ts: float | None = None,
+) -> list[dict[str, Any]]:
+    where, args = _filters(model, provider, status, since_ts, until_ts)
+    sql = f"SELECT * FROM requests {where} ORDER BY ts DESC LIMIT ?"
+    with _open(path) as db:
+        return [_clean(dict(r)) for r in db.execute(sql, (*args, limit))]
+
+
+def get_request(path: str, request_id: str) -> dict[str, Any] | None:
+    with _open(path) as db:
+        row = db.execute(
+            "SELECT * FROM requests WHERE request_id = ? OR response_id = ?",
+            (request_id, request_id),
+        ).fetchone()
+        if row is None:
+            return None
+        out = _clean(dict(row))
+        payload = db.execute(
+            "SELECT request, response FROM payloads WHERE request_id = ?", (row["request_id"],)
+        ).fetchone()
+        if payload is not None:
+            out["request_payload"] = _text(payload["request"])
+            out["response_payload"] = _text(payload["response"])
+        return out
+
+
+def usage_summary(
+    path: str, *, since_ts: float | None = None, until_ts: float | None = None
+) -> list[dict[str, Any]]:
+    where, args = _filters(None, None, None, since_ts, until_ts)
+    with _open(path) as db:
+        rows = [
+            dict(r)
+            for r in db.execute(
+                f"SELECT provider, upstream_model, duration_ms, input_tokens, cached_tokens, "
+                f"output_tokens, reasoning_tokens, total_tokens, status FROM requests {where}",
+                args,
+            )
+        ]
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["provider"] or "-", r["upstream_model"] or "-"), []).append(r)
+    out: list[dict[str, Any]] = []
+    for (prov, model), items in sorted(groups.items()):
+        latencies = sorted(i["duration_ms"] for i in items)
+        inp = sum(i["input_tokens"] for i in items)
+        cached = sum(i["cached_tokens"] for i in items)
+        out.append(
+            {
+                "provider": prov,
+                "model": model,
+                "requests": len(items),
+                "errors": sum(1 for i in items if i["status"] != "completed"),
+                "input_tokens": inp,
+                "cached_tokens": cached,
+                "output_tokens": sum(i["output_tokens"] for i in items),
+                "reasoning_tokens": sum(i["reasoning_tokens"] for i in items),
+                "total_tokens": sum(i["total_tokens"] for i in items),
+                "cache_hit_ratio": round(cached / inp, 4) if inp else 0.0,
+                "p50_ms": round(percentile(latencies, 50), 2),
+                "p95_ms": round(percentile(latencies, 95), 2),
+            }
+        )
+    return out
+
+
+def percentile(sorted_values: list[float], pct: float) -> float:
+    if not sorted_values:
+        return 0.0
+    k = (len(sorted_values) - 1) * pct / 100
+    lo = int(k)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
+
+
+def _filters(
+    model: str | None,
+    provider: str | None,
+    status: str | None,
+    since_ts: float | None,
+    until_ts: float | None,
+) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    for column, value in (("requested_model", model), ("provider", provider), ("status", status)):
+        if value:
+            clauses.append(f"{column} = ?")
+            args.append(value)
+    if since_ts is not None:
+        clauses.append("ts >= ?")
+        args.append(since_ts)
+    if until_ts is not None:
+        clauses.append("ts <= ?")
+        args.append(until_ts)
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), args
+
+
+def _clean(row: dict[str, Any]) -> dict[str, Any]:
+    row["stream"] = bool(row.get("stream"))
+    if row.get("diagnostics"):
+        row["diagnostics"] = json.loads(row["diagnostics"])
+    return row
+
+
+def _text(data: bytes | None) -> str | None:
+    return None if data is None else data.decode("utf-8", "replace")
