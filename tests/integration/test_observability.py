@@ -11,6 +11,7 @@ import httpx2 as httpx
 import openai
 import pytest
 from click.testing import CliRunner
+from prometheus_client.parser import text_string_to_metric_families
 
 from godex.cli import main
 from godex.config.schema import TraceConfig
@@ -83,6 +84,20 @@ def test_rows_for_sync_stream_and_error(upstream: FakeUpstream, tmp_path: Path) 
         'godex_upstream_errors_total{code="provider.insufficient_quota",provider="ds"} 1.0' in text
     )
     assert "godex_gateway_overhead_seconds_bucket" in text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    requests = {
+        tuple(sorted(smp.labels.items())): smp.value
+        for smp in families["godex_requests"].samples
+        if smp.name == "godex_requests_total"
+    }
+    assert sum(requests.values()) == 3
+    tokens = {
+        smp.labels["kind"]: smp.value
+        for smp in families["godex_tokens"].samples
+        if smp.name == "godex_tokens_total"
+    }
+    assert tokens == {"input": 24.0, "cached": 6.0, "output": 10.0, "reasoning": 2.0}
+    assert families["godex_streams_in_flight"].samples[0].value == 0
 
     runner = CliRunner()
     listing = runner.invoke(main, ["traces", "--db", str(db)])

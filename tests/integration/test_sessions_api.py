@@ -45,6 +45,17 @@ def _answer(upstream: FakeUpstream, text: str) -> None:
     upstream.push(Reply.json(completion_body(text)))
 
 
+def test_chain_of_one(sdk: openai.OpenAI, upstream: FakeUpstream) -> None:
+    _answer(upstream, "first and only")
+    first = sdk.responses.create(model="gpt-5.5", input="hello", instructions="Be brief.")
+    assert first.output_text == "first and only"
+    assert upstream.last["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "hello"},
+    ]
+    assert sdk.responses.retrieve(first.id).output_text == "first and only"
+
+
 def test_chain_of_two(sdk: openai.OpenAI, upstream: FakeUpstream) -> None:
     _answer(upstream, "Nice to meet you, Ada.")
     first = sdk.responses.create(model="gpt-5.5", input="My name is Ada.", instructions="Be brief.")

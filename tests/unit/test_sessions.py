@@ -1,0 +1,166 @@
+"""Session stores (SQLite and memory) and chain resolution."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from godex.cli import main
+from godex.config.schema import SessionConfig
+from godex.errors import GodexError
+from godex.sessions.chain import chain_history, load_chain, resolve_item
+from godex.sessions.factory import open_store
+from godex.sessions.maintenance import prune_expired
+from godex.sessions.memory import MemoryStore
+from godex.sessions.sqlite import SqliteStore
+from godex.sessions.store import SessionStore, StoredResponse
+
+
+def rec(
+    rid: str, prev: str | None = None, status: str = "completed", created: int | None = None
+) -> StoredResponse:
+    return StoredResponse(
+        id=rid,
+        previous_response_id=prev,
+        created_at=created if created is not None else int(time.time()),
+        status=status,
+        model="m",
+        provider="p",
+        upstream_model="u",
+        input_items=[{"type": "message", "role": "user", "content": f"in {rid}"}],
+        output_items=[
+            {
+                "type": "message",
+                "id": f"msg_{rid}",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": f"out {rid}"}],
+            }
+        ],
+        response={"id": rid, "object": "response"},
+        usage=None,
+        reasoning={},
+    )
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SessionStore]:
+    s: SessionStore = (
+        SqliteStore(str(tmp_path / "s.db")) if request.param == "sqlite" else MemoryStore()
+    )
+    yield s
+    await s.close()
+
+
+async def test_put_get_delete_and_list(store: SessionStore) -> None:
+    r = rec("r1")
+    r.input_items = [{"role": "user", "type": "message", "content": str(i)} for i in range(5)]
+    await store.put(r)
+    got = await store.get("r1")
+    assert got is not None and got.response == {"id": "r1", "object": "response"}
+    page = await store.list_input_items("r1", after=None, limit=2, order="asc")
+    assert page is not None
+    assert [i["content"][0]["text"] for i in page["data"]] == ["0", "1"] and page["has_more"]
+    rest = await store.list_input_items("r1", after=page["last_id"], limit=10, order="asc")
+    assert rest is not None and [i["content"][0]["text"] for i in rest["data"]] == ["2", "3", "4"]
+    assert not rest["has_more"]
+    desc = await store.list_input_items("r1", after=None, limit=1, order="desc")
+    assert desc is not None and desc["data"][0]["content"][0]["text"] == "4"
+    assert await store.list_input_items("nope", after=None, limit=1, order="asc") is None
+    assert await store.count() == 1
+    assert await store.delete("r1") and not await store.delete("r1")
+    assert await store.get("r1") is None
+
+
+async def test_prune(store: SessionStore) -> None:
+    await store.put(rec("old", created=100))
+    await store.put(rec("new"))
+    assert await store.prune(int(time.time()) - 60) == 1
+    assert await store.get("old") is None and await store.get("new") is not None
+
+
+async def test_concurrent_writers(store: SessionStore) -> None:
+    await store.put(rec("parent"))
+    await asyncio.gather(*(store.put(rec(f"kid{i}", "parent")) for i in range(20)))
+    assert await store.count() == 21
+    chains = await asyncio.gather(*(load_chain(store, f"kid{i}", 10) for i in range(20)))
+    assert all([c.id for c in chain] == ["parent", f"kid{i}"] for i, chain in enumerate(chains))
+
+
+async def test_chain_order_and_policy(store: SessionStore) -> None:
+    await store.put(rec("a"))
+    await store.put(rec("b", "a", status="failed"))
+    await store.put(rec("c", "b", status="incomplete"))
+    chain = await load_chain(store, "c", 10)
+    texts = [
+        i["content"] if isinstance(i["content"], str) else i["content"][0]["text"]
+        for i in chain_history(chain)
+    ]
+    # A failed turn gives its input only; an incomplete one gives input and partial output.
+    assert texts == ["in a", "out a", "in b", "in c", "out c"]
+    assert resolve_item(chain, "msg_a") is not None and resolve_item(chain, "zzz") is None
+
+
+async def test_chain_errors(store: SessionStore) -> None:
+    await store.put(rec("x", "y"))
+    await store.put(rec("y", "x"))
+    with pytest.raises(GodexError) as cycle:
+        await load_chain(store, "x", 10)
+    assert cycle.value.code == "session.chain_cycle" and cycle.value.status == 400
+
+    await store.put(rec("orphan", "deleted-parent"))
+    with pytest.raises(GodexError) as broken:
+        await load_chain(store, "orphan", 10)
+    assert broken.value.code == "session.chain_broken" and "deleted-parent" in broken.value.message
+
+    with pytest.raises(GodexError) as unknown:
+        await load_chain(store, "ghost", 10)
+    assert unknown.value.wire_code == "previous_response_not_found"
+    assert unknown.value.param == "previous_response_id"
+
+    prev = None
+    for i in range(6):
+        await store.put(rec(f"d{i}", prev))
+        prev = f"d{i}"
+    assert len(await load_chain(store, "d5", 6)) == 6
+    with pytest.raises(GodexError) as deep:
+        await load_chain(store, "d5", 5)
+    assert deep.value.code == "session.chain_too_deep"
+
+
+async def test_sqlite_survives_reopen(tmp_path: Path) -> None:
+    path = str(tmp_path / "nested" / "dir" / "s.db")
+    first = SqliteStore(path)
+    await first.put(rec("keep"))
+    await first.close()
+    second = SqliteStore(path)
+    assert (await second.get("keep")) is not None
+    await second.close()
+
+
+def test_factory_and_prune_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert open_store(SessionConfig(enabled=False)) is None
+    path = tmp_path / "s.db"
+
+    async def seed() -> None:
+        s = SqliteStore(str(path))
+        await s.put(rec("ancient", created=1000))
+        await s.put(rec("fresh", created=int(time.time()) - 30))
+        await s.close()
+
+    asyncio.run(seed())
+    cfg = SessionConfig(backend="sqlite", sqlite_path=str(path), ttl_s=86400)
+    assert prune_expired(cfg) == 1
+    assert prune_expired(cfg) == 0
+    (tmp_path / "godex.yaml").write_text(
+        f"providers: {{d: {{spec: deepseek, credentials: {{api_key: k}}}}}}\n"
+        f"session: {{sqlite: {{path: {path}}}}}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    out = CliRunner().invoke(main, ["sessions", "prune", "--older-than", "10s"])
+    assert out.exit_code == 0, out.output
+    assert "removed 1" in out.output
