@@ -99,6 +99,7 @@ class ResponseBuilder:
         self._item_id = ""
         self._text: list[str] = []
         self._pending_ws = ""
+        self._had_message = False
         self._tools: dict[int, _Tool] = {}
         self._open_tool: _Tool | None = None
         self._finish: str | None = None
@@ -188,7 +189,10 @@ class ResponseBuilder:
                 # Whitespace alone (often sent before tool calls) does not open a message.
                 self._pending_ws += text
                 return
-            # Leading blank lines before the answer (common after reasoning) are dropped.
+            # Blank lines before the first answer text (common after reasoning) are dropped;
+            # later ones separate parts of the answer and are kept.
+            if self._had_message:
+                text = self._pending_ws + text
             self._pending_ws = ""
             self._close(out)
             self._begin_message(out)
@@ -205,6 +209,7 @@ class ResponseBuilder:
             )
 
     def _begin_message(self, out: list[Event]) -> None:
+        self._had_message = True
         self._open = "message"
         self._open_index = len(self._output)
         self._output.append(None)

@@ -6,6 +6,7 @@ keeps the promise anyway, with a real JSON Schema validator.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,8 +25,14 @@ class OutputContract:
 
     def validator(self) -> Any:
         if self._validate is None and self.schema is not None:
-            self._validate = fastjsonschema.compile(self.schema)
+            self._validate = _compile(json.dumps(self.schema, sort_keys=True))
         return self._validate
+
+
+@functools.lru_cache(maxsize=256)
+def _compile(schema_json: str) -> Any:
+    # Compiling generates and execs Python code (milliseconds): once per distinct schema.
+    return fastjsonschema.compile(json.loads(schema_json))
 
 
 def compile_contract(kind: str, name: str, schema: dict[str, Any] | None) -> OutputContract:

@@ -8,6 +8,7 @@ other hosted tools are dropped with a diagnostic.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,9 +49,14 @@ class ToolDeclarations:
     web_search: dict[str, Any] | None = None
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
 class _Namer:
     def __init__(self, pattern: str) -> None:
-        self._pattern = re.compile(pattern)
+        self._pattern = _compiled(pattern)
         self._used: set[str] = set()
 
     def __call__(self, wanted: str) -> str:
@@ -91,6 +97,8 @@ def declare_tools(
     tools: list[dict[str, Any]], spec: ProviderSpec, diags: Diagnostics
 ) -> ToolDeclarations:
     out = ToolDeclarations()
+    if not tools:
+        return out
     namer = _Namer(spec.tool_name_pattern)
 
     def add(

@@ -86,6 +86,8 @@ class Metrics:
             registry=reg,
         )
         self._children: dict[tuple[str, ...], tuple[Counter, Histogram, Histogram]] = {}
+        self._first_byte: dict[str, Histogram] = {}
+        self._tokens: dict[tuple[str, str], tuple[Counter, Counter, Counter, Counter]] = {}
 
     def set_sources(
         self,
@@ -128,19 +130,28 @@ class Metrics:
         if overhead_s is not None:
             overhead.observe(overhead_s)
         if upstream_first_byte_s is not None:
-            self.first_byte.labels(provider).observe(upstream_first_byte_s)
+            hist = self._first_byte.get(provider)
+            if hist is None:
+                hist = self._first_byte[provider] = self.first_byte.labels(provider)
+            hist.observe(upstream_first_byte_s)
 
     def observe_tokens(
         self, *, model: str, provider: str, input: int, cached: int, output: int, reasoning: int
     ) -> None:
-        for kind, value in (
-            ("input", input),
-            ("cached", cached),
-            ("output", output),
-            ("reasoning", reasoning),
-        ):
+        key = (model, provider)
+        counters = self._tokens.get(key)
+        if counters is None:
+            if len(self._tokens) > 5000:
+                key = ("other", provider)
+            counters = self._tokens[key] = (
+                self.tokens.labels(key[0], provider, "input"),
+                self.tokens.labels(key[0], provider, "cached"),
+                self.tokens.labels(key[0], provider, "output"),
+                self.tokens.labels(key[0], provider, "reasoning"),
+            )
+        for counter, value in zip(counters, (input, cached, output, reasoning), strict=True):
             if value:
-                self.tokens.labels(model, provider, kind).inc(value)
+                counter.inc(value)
 
     def upstream_error(self, *, provider: str, code: str) -> None:
         self.upstream_errors.labels(provider, code).inc()

@@ -7,6 +7,7 @@ that owns the connection. WAL lets several worker processes share one file.
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -77,6 +78,10 @@ class SqliteStore:
         self.path = path
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="godex-sessions")
         self._conn: sqlite3.Connection | None = None
+        # Group commit: puts that arrive while a write is in flight go out together in the
+        # next transaction, so under load a thread hand-off is paid per batch, not per request.
+        self._pending: list[tuple[tuple[Any, ...], asyncio.Future[None]]] = []
+        self._flushing = False
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -103,11 +108,30 @@ class SqliteStore:
             None if rec.usage is None else _enc(rec.usage),
             _enc(rec.reasoning),
         )
-        await self._run(
-            lambda db: db.execute(
-                "INSERT OR REPLACE INTO responses VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", row
-            )
-        )
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((row, fut))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+        await fut
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                rows = [row for row, _ in batch]
+                try:
+                    await self._run(functools.partial(_insert, rows=rows))
+                except Exception as exc:
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    continue
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_result(None)
+        finally:
+            self._flushing = False
 
     async def get(self, response_id: str) -> StoredResponse | None:
         row = await self._run(
@@ -149,6 +173,16 @@ class SqliteStore:
         if self._conn is not None:
             await self._run(shut)
         self._pool.shutdown(wait=True)
+
+
+def _insert(db: sqlite3.Connection, *, rows: list[tuple[Any, ...]]) -> None:
+    db.execute("BEGIN")
+    try:
+        db.executemany("INSERT OR REPLACE INTO responses VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def _record(row: tuple[Any, ...]) -> StoredResponse:
