@@ -198,15 +198,19 @@ class ResponseBuilder:
             self._begin_message(out)
         self._text.append(text)
         if self.stream:
-            self._ev(
-                out,
-                "response.output_text.delta",
-                item_id=self._item_id,
-                output_index=self._open_index,
-                content_index=0,
-                delta=text,
-                logprobs=[],
+            # The hottest event: built as one literal, no keyword merging.
+            out.append(
+                {
+                    "type": "response.output_text.delta",
+                    "sequence_number": self._seq,
+                    "item_id": self._item_id,
+                    "output_index": self._open_index,
+                    "content_index": 0,
+                    "delta": text,
+                    "logprobs": [],
+                }
             )
+        self._seq += 1
 
     def _begin_message(self, out: list[Event]) -> None:
         self._had_message = True

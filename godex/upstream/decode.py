@@ -58,8 +58,15 @@ def decode_payload(data: bytes) -> list[dict[str, Any]]:
 
     Recovers GLM's glued frames (a truncated event followed by ``data: {…}`` on the same
     line): the broken head is dropped, the tail parsed. Unparseable junk yields nothing
-    rather than aborting the stream.
+    rather than aborting the stream. Valid JSON is never split, even if its text contains
+    ``data:``.
     """
+    try:
+        obj = _decode(data)
+    except msgspec.DecodeError:
+        pass
+    else:
+        return [obj] if isinstance(obj, dict) else []
     if _GLUE in data:
         out: list[dict[str, Any]] = []
         for piece in data.split(_GLUE):
@@ -67,7 +74,7 @@ def decode_payload(data: bytes) -> list[dict[str, Any]]:
             if piece and piece != b"[DONE]":
                 out.extend(_objects(piece))
         return out
-    return _objects(data)
+    return _split_concatenated(data)
 
 
 def decode_body(raw: bytes) -> dict[str, Any]:

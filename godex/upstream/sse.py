@@ -22,6 +22,10 @@ class SSEReader:
         if self.done:
             return []
         buf = self._buf + chunk if self._buf else chunk
+        if not self._data and b"\r" not in buf:
+            fast = self._fast(buf)
+            if fast is not None:
+                return fast
         if b"\r" in buf:
             # A lone trailing CR may be the first half of a CRLF: keep it for the next chunk.
             keep_cr = buf.endswith(b"\r")
@@ -50,6 +54,25 @@ class SSEReader:
                 continue
             self._line(line)
         self._buf = buf[start:]
+        return out
+
+    def _fast(self, buf: bytes) -> list[bytes] | None:
+        """The common case, split in C: LF-only events that are one ``data:`` line each."""
+        events = buf.split(b"\n\n")
+        rest = events.pop()
+        out: list[bytes] = []
+        for ev in events:
+            if not ev.startswith(b"data:") or b"\n" in ev:
+                if ev.startswith(b":") and b"\n" not in ev:
+                    continue  # a keep-alive comment
+                return None  # anything unusual takes the general path
+            value = ev[6:] if ev[5:6] == b" " else ev[5:]
+            if value == _DONE:
+                self.done = True
+                self._buf = b""
+                return out
+            out.append(value)
+        self._buf = rest
         return out
 
     def _line(self, line: bytes) -> None:

@@ -188,9 +188,9 @@ def test_retention_deletes_old_rows(tmp_path: Path) -> None:
     rec = TraceRecorder(TraceConfig(path=str(db), retention_s=3600, flush_interval_ms=10))
     old = _record(1)
     old.ts = time.time() - 7200
-    rec.start()
     rec.record(old)
     rec.record(_record(2))
+    rec.start()  # the first wake writes both, then applies retention
     seen_old = False
     deadline = time.monotonic() + 5
     ids: set[object] = set()

@@ -87,3 +87,8 @@ def test_concatenated_objects_and_junk() -> None:
 def test_multiline_data_joined() -> None:
     reader = SSEReader()
     assert reader.feed(b'data: {"a":\ndata: 1}\n\n') == [b'{"a":\n1}']
+
+
+def test_text_mentioning_data_colon_is_not_split() -> None:
+    payload = b'{"choices":[{"delta":{"content":"see data: {\\"a\\": 1}"}}]}'
+    assert decode_payload(payload) == [{"choices": [{"delta": {"content": 'see data: {"a": 1}'}}]}]

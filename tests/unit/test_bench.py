@@ -1,0 +1,41 @@
+"""The benchmark harness's own arithmetic (the harness itself never runs in the suite)."""
+
+from __future__ import annotations
+
+from bench.run import median_of, report
+
+
+def _load(rps: float, p50: float) -> dict[str, float]:
+    return {"rps": rps, "p50": p50, "p95": p50 * 2, "p99": p50 * 3, "errors": 0}
+
+
+def test_median_of_runs() -> None:
+    runs = [_load(100, 1.0), _load(300, 3.0), _load(200, 2.0)]
+    assert median_of(runs) == _load(200, 2.0)
+
+
+def test_report_ratios() -> None:
+    def target(rps: float, stream: float) -> dict[str, object]:
+        return {
+            "sync_c1": _load(rps, 0.5),
+            "sync_c16": _load(rps, 1.0),
+            "sync_c64": _load(rps, 2.0),
+            "stream_c16": _load(stream, 1.0),
+            "stream_c64": _load(stream, 2.0),
+            "first_c1": {"ttfb_p50": 0.3, "first_delta_p50": 0.4},
+            "first_c16": {"ttfb_p50": 1.0, "first_delta_p50": 1.2},
+        }
+
+    res = {
+        "targets": {
+            "direct": target(10_000, 9_000),
+            "passthrough": target(1_000, 800),
+            "godex": target(600, 400),
+            "litellm": target(20, 10),
+        },
+        "upstream_cpu_share": 0.5,
+    }
+    text = report(res)
+    assert "godex vs pass-through: sync c16 60%, sync c64 60%, stream c16 50%" in text
+    assert "godex vs LiteLLM: sync c16 30.0×, stream c16 40.0×" in text
+    assert "| sync req/s c=16 | 10,000.00 | 1,000.00 | 600.00 | 20.00 |" in text
