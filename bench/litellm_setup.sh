@@ -12,13 +12,16 @@ fi
 python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q --disable-pip-version-check "litellm==$VERSION"
 "$VENV/bin/python" - <<'PY' > "$VENV/proxy-requirements.txt"
+# The "proxy" extra's requirements for this interpreter, minus the litellm-* packages.
 import importlib.metadata as m
-import re
-for req in m.requires("litellm") or []:
-    if 'extra == "proxy"' in req:
-        name = req.split(";")[0].strip()
-        if not re.match(r"litellm[-_]proxy", name):
-            print(name)
+from pip._vendor.packaging.requirements import Requirement
+for line in m.requires("litellm") or []:
+    req = Requirement(line)
+    # litellm-proxy and its pinned siblings are not all on the registry; the proxy runs without.
+    if req.name.replace("_", "-").startswith("litellm-") or req.marker is None:
+        continue
+    if req.marker.evaluate({"extra": "proxy"}) and not req.marker.evaluate({"extra": ""}):
+        print(f"{req.name}{req.specifier}")
 PY
 "$VENV/bin/pip" install -q --disable-pip-version-check -r "$VENV/proxy-requirements.txt"
 "$VENV/bin/litellm" --help >/dev/null

@@ -545,14 +545,17 @@ def main() -> None:
                 results["targets"]["litellm"] = measure(lt, False, runs, seconds)
             finally:
                 stop(lt.proc)
+    except Exception as exc:  # keep what was measured; say what failed
+        results["error"] = f"{type(exc).__name__}: {exc}"
+        print(f"benchmark stopped early: {results['error']}", file=sys.stderr)
     finally:
         stop(up)
         stop(paced)
-    out = HERE / "results" / (dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + ".json")
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    print(report(results))
-    print(f"\nJSON: {out}\nlogs: {logs}")
+        out = HERE / "results" / (dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + ".json")
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(results, indent=2))
+        print(report(results))
+        print(f"\nJSON: {out}\nlogs: {logs}")
 
 
 def report(res: dict[str, Any]) -> str:

@@ -324,6 +324,15 @@ class ChatHooks:
         return errors.error_from_http(spec.display_name or spec.name, status, body, headers)
 
 
+# For providers whose thinking is a switch: effort "none"/"minimal" turns it off, any other
+# effort turns it on (the value only needs to be non-None).
+TOGGLE_EFFORT_MAP: dict[str, str | None] = {
+    "none": None,
+    "minimal": None,
+    **{effort: "on" for effort in ("low", "medium", "high", "xhigh", "max", "ultra")},
+}
+
+
 def set_thinking(req: ChatRequest, on: str = "enabled", off: str = "disabled") -> None:
     if req.thinking is not None:
         req.body["thinking"] = {"type": on if req.thinking else off}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from godex.providers.base import ChatHooks, set_thinking
+from godex.providers.base import TOGGLE_EFFORT_MAP, ChatHooks, set_thinking
 from godex.providers.spec import ChatRequest, ProviderSpec
 
 
@@ -35,16 +35,7 @@ SPEC = ProviderSpec(
     hooks=MiniMaxHooks(),
     token_limit_field="max_completion_tokens",
     reasoning_control="toggle",
-    effort_map={
-        "none": None,
-        "minimal": None,
-        "low": "on",
-        "medium": "on",
-        "high": "on",
-        "xhigh": "on",
-        "max": "on",
-        "ultra": "on",
-    },
+    effort_map=TOGGLE_EFFORT_MAP,
     replay_reasoning=False,
     tool_choices=frozenset({"auto", "none", "required", "function"}),
     response_formats=frozenset({"text", "json_object"}),

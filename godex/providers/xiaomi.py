@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from godex.providers.base import ChatHooks, set_thinking
+from godex.providers.base import TOGGLE_EFFORT_MAP, ChatHooks, set_thinking
 from godex.providers.spec import ChatRequest, ProviderSpec
 
 
@@ -30,16 +30,7 @@ SPEC = ProviderSpec(
     auth_scheme="api-key",
     token_limit_field="max_completion_tokens",
     reasoning_control="toggle",
-    effort_map={
-        "none": None,
-        "minimal": None,
-        "low": "on",
-        "medium": "on",
-        "high": "on",
-        "xhigh": "on",
-        "max": "on",
-        "ultra": "on",
-    },
+    effort_map=TOGGLE_EFFORT_MAP,
     replay_reasoning=True,
     tool_choices=frozenset({"auto"}),
     response_formats=frozenset({"text", "json_object"}),

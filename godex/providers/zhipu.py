@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from godex.providers.base import ChatHooks
+from godex.providers.base import TOGGLE_EFFORT_MAP, ChatHooks
 from godex.providers.spec import ChatRequest, ProviderSpec
 
 
@@ -41,16 +41,7 @@ SPEC = ProviderSpec(
     hooks=ZhipuHooks(),
     token_limit_field="max_tokens",
     reasoning_control="toggle",
-    effort_map={
-        "none": None,
-        "minimal": None,
-        "low": "on",
-        "medium": "on",
-        "high": "on",
-        "xhigh": "on",
-        "max": "on",
-        "ultra": "on",
-    },
+    effort_map=TOGGLE_EFFORT_MAP,
     replay_reasoning=True,
     tool_choices=frozenset({"auto", "none"}),
     response_formats=frozenset({"text", "json_object"}),

@@ -69,6 +69,12 @@ def serve(config: GodexConfig, warnings: list[str] | None = None) -> None:
         log.warning("config_warning", detail=warning)
     options = _uvicorn_options(config)
     workers = max(1, config.server.workers)
+    if workers > 1 and config.session.enabled and config.session.backend == "memory":
+        # Each process would hold its own sessions: a chain could land on the wrong one.
+        log.warning(
+            "memory_sessions_with_workers",
+            detail="session.backend memory is per process; use sqlite with --workers > 1",
+        )
     log.info(
         "starting",
         host=config.server.host,

@@ -11,12 +11,12 @@ import functools
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
 
 from godex.sessions.store import Order, StoredResponse, page, with_ids
+from godex.sqlite_db import connect
 
 T = TypeVar("T")
 _enc = msgspec.json.Encoder().encode
@@ -45,32 +45,7 @@ MIGRATIONS: list[str] = [
 
 
 def open_db(path: str) -> sqlite3.Connection:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=30000")
-    migrate(conn)
-    return conn
-
-
-def migrate(conn: sqlite3.Connection) -> None:
-    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    conn.execute("BEGIN IMMEDIATE")  # one process migrates at a time
-    try:
-        row = conn.execute("SELECT version FROM schema_version").fetchone()
-        version = row[0] if row else 0
-        for i, step in enumerate(MIGRATIONS[version:], start=version + 1):
-            for stmt in filter(str.strip, step.split(";")):
-                conn.execute(stmt)
-            if row is None and i == 1:
-                conn.execute("INSERT INTO schema_version VALUES (1)")
-            else:
-                conn.execute("UPDATE schema_version SET version = ?", (i,))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    return connect(path, MIGRATIONS)
 
 
 class SqliteStore:

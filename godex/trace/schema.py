@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
+
+from godex import sqlite_db
 
 MIGRATIONS: list[str] = [
     """
@@ -47,26 +48,4 @@ MIGRATIONS: list[str] = [
 
 
 def connect(path: str) -> sqlite3.Connection:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=30000")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        row = conn.execute("SELECT version FROM schema_version").fetchone()
-        version = row[0] if row else 0
-        for step in MIGRATIONS[version:]:
-            for stmt in filter(str.strip, step.split(";")):
-                conn.execute(stmt)
-        if row is None:
-            conn.execute("INSERT INTO schema_version VALUES (?)", (len(MIGRATIONS),))
-        elif version < len(MIGRATIONS):
-            conn.execute("UPDATE schema_version SET version = ?", (len(MIGRATIONS),))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return conn
+    return sqlite_db.connect(path, MIGRATIONS)
