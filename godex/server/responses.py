@@ -198,7 +198,13 @@ class ResponsesHandler:
             output_check=check,
         )
 
-    async def persist(self, req: ResponsesRequest, route: Route, response: dict[str, Any]) -> None:
+    async def persist(
+        self,
+        req: ResponsesRequest,
+        route: Route,
+        response: dict[str, Any],
+        encoded: bytes | None = None,
+    ) -> None:
         store = self.state.sessions
         if store is None or not req.store:
             return
@@ -218,6 +224,7 @@ class ResponsesHandler:
             response=response,
             usage=response.get("usage"),
             reasoning=reasoning_texts(output),
+            response_json=encoded,
         )
         try:
             await store.put(rec)
@@ -304,9 +311,9 @@ class ResponsesHandler:
         builder.finish()
         response = builder.response
         self._note_result(ctx, response, builder)
-        await self.persist(req, route, response)
-        watch.finished = True
         out = msgspec.json.encode(response)
+        await self.persist(req, route, response, out)
+        watch.finished = True
         if ctx.request_payload is not None:
             ctx.response_payload = out
         await send(

@@ -32,6 +32,9 @@ class StoredResponse:
     response: dict[str, Any]
     usage: dict[str, Any] | None
     reasoning: dict[str, str]  # raw provider reasoning per reasoning item id
+    # The response already encoded for the client, when there is one: stored as is, so a
+    # stored response is serialised once, not twice.
+    response_json: bytes | None = None
 
 
 class SessionStore(Protocol):

@@ -37,7 +37,6 @@ MIGRATIONS: list[str] = [
         response_id TEXT
     );
     CREATE INDEX requests_ts ON requests(ts);
-    CREATE INDEX requests_model ON requests(requested_model, ts);
     CREATE TABLE payloads (
         request_id TEXT PRIMARY KEY REFERENCES requests(request_id) ON DELETE CASCADE,
         request BLOB,

@@ -24,6 +24,14 @@ from godex.sessions.store import SessionStore, StoredResponse
 def rec(
     rid: str, prev: str | None = None, status: str = "completed", created: int | None = None
 ) -> StoredResponse:
+    output = [
+        {
+            "type": "message",
+            "id": f"msg_{rid}",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": f"out {rid}"}],
+        }
+    ]
     return StoredResponse(
         id=rid,
         previous_response_id=prev,
@@ -33,15 +41,8 @@ def rec(
         provider="p",
         upstream_model="u",
         input_items=[{"type": "message", "role": "user", "content": f"in {rid}"}],
-        output_items=[
-            {
-                "type": "message",
-                "id": f"msg_{rid}",
-                "role": "assistant",
-                "content": [{"type": "output_text", "text": f"out {rid}"}],
-            }
-        ],
-        response={"id": rid, "object": "response"},
+        output_items=output,
+        response={"id": rid, "object": "response", "output": output},
         usage=None,
         reasoning={},
     )
@@ -61,7 +62,7 @@ async def test_put_get_delete_and_list(store: SessionStore) -> None:
     r.input_items = [{"role": "user", "type": "message", "content": str(i)} for i in range(5)]
     await store.put(r)
     got = await store.get("r1")
-    assert got is not None and got.response == {"id": "r1", "object": "response"}
+    assert got is not None and got.response["id"] == "r1" and got.output_items
     page = await store.list_input_items("r1", after=None, limit=2, order="asc")
     assert page is not None
     assert [i["content"][0]["text"] for i in page["data"]] == ["0", "1"] and page["has_more"]
