@@ -211,3 +211,32 @@ def test_minimax_follow_up_gets_valid_json_arguments(
     for call in assistant["tool_calls"]:
         json.loads(call["function"]["arguments"])
     assert [m["role"] for m in sent["messages"]].count("system") <= 1
+
+
+def test_native_web_search_round_trip(gateway: RunningGateway, upstream: FakeUpstream) -> None:
+    """GLM serves web_search natively: declared in its own form, results become an item."""
+    results = [{"title": "GodeX", "link": "https://example.com/godex", "content": "a gateway"}]
+    frames = [
+        {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Found it."}}]},
+        {
+            "web_search": results,
+            "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8},
+        },
+    ]
+    body = "".join(f"data: {json.dumps(f)}\n\n" for f in frames) + "data: [DONE]\n\n"
+    upstream.push(Reply(body=body.encode()))
+    client = openai.OpenAI(base_url=gateway.v1, api_key="k", max_retries=0)
+    with client.responses.stream(
+        model="zhipu/glm-5.1",
+        input="what is godex?",
+        tools=[{"type": "web_search", "search_context_size": "high"}],  # type: ignore[list-item]
+    ) as stream:
+        final = stream.get_final_response()
+    kinds = [i.type for i in final.output]
+    assert kinds == ["message", "web_search_call"] or kinds == ["web_search_call", "message"]
+    search = next(i for i in final.output if i.type == "web_search_call")
+    assert search.action.sources[0].url == "https://example.com/godex"  # type: ignore[union-attr]
+    declared = upstream.last["tools"]
+    assert declared[0]["type"] == "web_search"
+    assert declared[0]["web_search"]["content_size"] == "high"
