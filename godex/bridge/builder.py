@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from godex.bridge.deltas import (
     Delta,
@@ -33,7 +33,38 @@ Event = dict[str, Any]
 OutputCheck = Callable[[dict[str, Any]], GodexError | None]
 SealFn = Callable[[str], str | None]
 
-CUSTOM_TOOL_FIELD = "input"  # the one string parameter a custom tool is declared with upstream
+CUSTOM_TOOL_FIELD = "input"
+
+
+class _ReasoningEvents(NamedTuple):
+    part_added: str
+    delta: str
+    done: str
+    part_done: str
+    index_key: str
+    part_type: str
+
+
+# Reasoning streams as a summary when the client asked for one, else as raw reasoning text;
+# the two differ only in names.
+_REASONING_EVENTS = {
+    True: _ReasoningEvents(
+        "response.reasoning_summary_part.added",
+        "response.reasoning_summary_text.delta",
+        "response.reasoning_summary_text.done",
+        "response.reasoning_summary_part.done",
+        "summary_index",
+        "summary_text",
+    ),
+    False: _ReasoningEvents(
+        "response.content_part.added",
+        "response.reasoning_text.delta",
+        "response.reasoning_text.done",
+        "response.content_part.done",
+        "content_index",
+        "reasoning_text",
+    ),
+}  # the one string parameter a custom tool is declared with upstream
 
 
 class _Tool:
@@ -254,44 +285,26 @@ class ResponseBuilder:
                 self._ev(
                     out, "response.output_item.added", output_index=self._open_index, item=item
                 )
-                if self._summary:
-                    self._ev(
-                        out,
-                        "response.reasoning_summary_part.added",
-                        item_id=self._item_id,
-                        output_index=self._open_index,
-                        summary_index=0,
-                        part={"type": "summary_text", "text": ""},
-                    )
-                else:
-                    self._ev(
-                        out,
-                        "response.content_part.added",
-                        item_id=self._item_id,
-                        output_index=self._open_index,
-                        content_index=0,
-                        part={"type": "reasoning_text", "text": ""},
-                    )
+                names = _REASONING_EVENTS[self._summary]
+                self._ev(
+                    out,
+                    names.part_added,
+                    item_id=self._item_id,
+                    output_index=self._open_index,
+                    **{names.index_key: 0},
+                    part={"type": names.part_type, "text": ""},
+                )
         self._text.append(text)
         if self.stream:
-            if self._summary:
-                self._ev(
-                    out,
-                    "response.reasoning_summary_text.delta",
-                    item_id=self._item_id,
-                    output_index=self._open_index,
-                    summary_index=0,
-                    delta=text,
-                )
-            else:
-                self._ev(
-                    out,
-                    "response.reasoning_text.delta",
-                    item_id=self._item_id,
-                    output_index=self._open_index,
-                    content_index=0,
-                    delta=text,
-                )
+            names = _REASONING_EVENTS[self._summary]
+            self._ev(
+                out,
+                names.delta,
+                item_id=self._item_id,
+                output_index=self._open_index,
+                **{names.index_key: 0},
+                delta=text,
+            )
 
     def _on_tool(self, delta: ToolCallDelta, out: list[Event]) -> None:
         tool = self._tools.get(delta.index)
@@ -500,18 +513,10 @@ class ResponseBuilder:
         self._output[self._open_index] = item
         if self.stream:
             ids = {"item_id": self._item_id, "output_index": self._open_index}
-            if self._summary:
-                part = {"type": "summary_text", "text": text}
-                self._ev(
-                    out, "response.reasoning_summary_text.done", **ids, summary_index=0, text=text
-                )
-                self._ev(
-                    out, "response.reasoning_summary_part.done", **ids, summary_index=0, part=part
-                )
-            else:
-                part = {"type": "reasoning_text", "text": text}
-                self._ev(out, "response.reasoning_text.done", **ids, content_index=0, text=text)
-                self._ev(out, "response.content_part.done", **ids, content_index=0, part=part)
+            names = _REASONING_EVENTS[self._summary]
+            part = {"type": names.part_type, "text": text}
+            self._ev(out, names.done, **ids, **{names.index_key: 0}, text=text)
+            self._ev(out, names.part_done, **ids, **{names.index_key: 0}, part=part)
             self._ev(out, "response.output_item.done", output_index=self._open_index, item=item)
 
     def _close_tool(self, tool: _Tool, out: list[Event], status: str) -> None:
