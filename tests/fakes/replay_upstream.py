@@ -34,6 +34,7 @@ class Reply:
     pause_s: float = 0.0  # real-time pause between pieces (slow-upstream tests only)
     close_abruptly: bool = False  # drop the connection after the pieces, no clean end
     hang: bool = False  # after the pieces, keep the connection open until the test ends
+    headers_after: threading.Event | None = None  # hold the response headers until set
 
     @classmethod
     def sse_file(cls, path: str | Path, **kw: Any) -> Reply:
@@ -209,6 +210,8 @@ class FakeUpstream:
             reply = self.default(body)
         else:
             reply = Reply.json({"error": {"message": "fake upstream: no reply queued"}}, 500)
+        if reply.headers_after is not None:
+            await asyncio.get_running_loop().run_in_executor(None, reply.headers_after.wait, 30)
         pieces = reply.chunks if reply.chunks is not None else [reply.body]
         resp = web.StreamResponse(status=reply.status)
         resp.content_type = reply.content_type

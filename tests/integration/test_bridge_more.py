@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -247,3 +248,19 @@ def test_codex_tool_shapes_round_trip(http: httpx.Client, upstream: FakeUpstream
         e["delta"] for e in events if e["type"] == "response.custom_tool_call_input.delta"
     )
     assert streamed == patch
+
+
+def test_first_byte_timeout_is_504(upstream: FakeUpstream, tmp_path: Path) -> None:
+    release = threading.Event()
+    upstream.push(Reply.json(completion_body("late"), headers_after=release))
+    cfg = make_config(
+        tmp_path, [provider("ds", "deepseek", upstream.base_url, first_byte_timeout_ms=300)]
+    )
+    try:
+        with run_gateway(cfg) as gw, httpx.Client(timeout=10) as c:
+            resp = c.post(gw.v1 + "/responses", json={"model": "m", "input": "x"})
+    finally:
+        release.set()
+    assert resp.status_code == 504
+    assert resp.json()["error"]["godex_code"] == "provider.timeout"
+    assert "300 ms" in resp.json()["error"]["message"]
