@@ -192,25 +192,30 @@ class ResponseBuilder:
 
     # -- deltas ---------------------------------------------------------------------------
     def feed(self, delta: Delta) -> list[Event]:
-        if self.done:
-            return []
         out: list[Event] = []
-        if isinstance(delta, TextDelta):
-            self._on_text(delta.text, out)
-        elif isinstance(delta, ToolCallDelta):
-            self._on_tool(delta, out)
-        elif isinstance(delta, ReasoningDelta):
-            self._on_reasoning(delta.text, out)
-        elif isinstance(delta, Usage):
-            self._usage = delta
-        elif isinstance(delta, Finish):
-            self._finish = delta.reason
+        self.feed_into(delta, out)
+        return out
+
+    def feed_into(self, delta: Delta, out: list[Event]) -> None:
+        """Like ``feed``, appending to ``out``: the streaming loop's allocation-free form."""
+        if self.done:
+            return
+        cls = type(delta)
+        if cls is TextDelta:
+            self._on_text(delta.text, out)  # type: ignore[union-attr]
+        elif cls is ToolCallDelta:
+            self._on_tool(delta, out)  # type: ignore[arg-type]
+        elif cls is ReasoningDelta:
+            self._on_reasoning(delta.text, out)  # type: ignore[union-attr]
+        elif cls is Usage:
+            self._usage = delta  # type: ignore[assignment]
+        elif cls is Finish:
+            self._finish = delta.reason  # type: ignore[union-attr]
         elif isinstance(delta, UpstreamError):
             err = ProviderError(delta.message, code=delta.code, status=delta.status or 502)
-            return self.fail(err)
+            out += self.fail(err)
         elif isinstance(delta, WebSearchResult):
             self._on_search(delta, out)
-        return out
 
     def _on_text(self, text: str, out: list[Event]) -> None:
         if not text:

@@ -126,9 +126,10 @@ class StreamNormalizer:
         self._next_index = 0
 
     def feed(self, obj: dict[str, Any]) -> list[Delta]:
-        err = errors.error_fields(obj)
-        if err is not None:
-            return [self.hooks.stream_error(self.spec, err[0], err[1])]
+        if "error" in obj or "base_resp" in obj:
+            err = errors.error_fields(obj)
+            if err is not None:
+                return [self.hooks.stream_error(self.spec, err[0], err[1])]
         out: list[Delta] = []
         choices = obj.get("choices")
         terminal = obj.get("object") == "chat.completion"
@@ -149,10 +150,13 @@ class StreamNormalizer:
                 out += self.flush_think()
                 out.append(Finish(reason))
                 self._finished = True
-        self._search(obj, out)
-        usage = usage_from(obj.get("usage"))
-        if usage is not None:
-            out.append(usage)
+        if "web_search" in obj:
+            self._search(obj, out)
+        raw_usage = obj.get("usage")
+        if raw_usage:
+            usage = usage_from(raw_usage)
+            if usage is not None:
+                out.append(usage)
         return out
 
     def _search(self, obj: dict[str, Any], out: list[Delta]) -> None:
@@ -162,6 +166,16 @@ class StreamNormalizer:
             out.append(WebSearchResult(sources=_sources(results)))
 
     def _delta(self, delta: dict[str, Any], out: list[Delta]) -> None:
+        content = delta.get("content")
+        if (
+            type(content) is str
+            and self._think is None
+            and (len(delta) == 1 or (len(delta) == 2 and "role" in delta))
+        ):
+            # The common chunk, {"content": …} with at most a role: nothing else to read.
+            if content:
+                out.append(TextDelta(content))
+            return
         reasoning = delta.get("reasoning_content")
         if isinstance(reasoning, str) and reasoning:
             out.append(ReasoningDelta(reasoning))

@@ -391,7 +391,7 @@ class ResponsesHandler:
         idle = rt.config.idle_timeout_ms / 1000
         keepalive = self.state.keepalive_s
         last_data = last_sent = loop.time()
-        feed = builder.feed
+        feed = builder.feed_into
         tail: list[dict[str, Any]] = []
         try:
             async for chunk in iter_chunks(resp, rt, keepalive):
@@ -404,7 +404,7 @@ class ResponsesHandler:
                         for data in payloads:
                             for obj in decode_payload(data):
                                 for delta in normalizer.feed(obj):
-                                    events += feed(delta)
+                                    feed(delta, events)
                 if now - last_data > idle:
                     raise UpstreamTimeout(
                         f"{rt.name}: no data from the upstream for {rt.config.idle_timeout_ms} ms",
@@ -428,9 +428,9 @@ class ResponsesHandler:
             for data in reader.close():
                 for obj in decode_payload(data):
                     for delta in normalizer.feed(obj):
-                        tail += feed(delta)
+                        feed(delta, tail)
             for delta in normalizer.finish():
-                tail += feed(delta)
+                feed(delta, tail)
             if not builder.done:
                 tail += builder.finish()
             return tail
