@@ -17,11 +17,13 @@ from godex.bridge.sse import encode_events
 from godex.errors import GodexError, ProviderError, UpstreamTimeout
 from godex.server.context import RequestContext
 from godex.server.http import SSE_HEADERS, Receive, Send, read_body, send_json
+from godex.server.responses import error_from_delta
 from godex.server.routing import Route
 from godex.upstream.decode import decode_body
 
 if TYPE_CHECKING:
     from godex.server.responses import ResponsesHandler
+
 
 
 class CompactionHandler:
@@ -215,7 +217,7 @@ class CompactionHandler:
         builder.start()
         for d in deltas:
             if isinstance(d, UpstreamError):
-                raise ProviderError(d.message, code=d.code, status=d.status or 502)
+                raise error_from_delta(d)
             builder.feed(d)
         builder.finish()
         response = builder.response
