@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from godex.server.responses import ResponsesHandler
 
 
-
 class CompactionHandler:
     def __init__(self, responses: ResponsesHandler) -> None:
         self.responses = responses
