@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
+
+from godex.bridge.ids import new_id
 
 Order = Literal["asc", "desc"]
 
@@ -59,7 +60,7 @@ def with_ids(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
             item = {**item, "content": [{"type": kind, "text": item["content"]}]}
         if not item.get("id") or item.get("type") == "item_reference":
             prefix = _PREFIX.get(str(item.get("type")), "item")
-            item = {**item, "id": f"{prefix}_{os.urandom(16).hex()}"}
+            item = {**item, "id": new_id(prefix)}
         out.append(item)
     return out
 
