@@ -453,20 +453,33 @@ class ResponsesHandler:
 
 
 class _DisconnectWatch:
-    """Cancels the request task when the client goes away, so the upstream call stops too."""
+    """Cancels the request task when the client goes away, so the upstream call stops too.
 
-    __slots__ = ("_watcher", "disconnected", "finished")
+    The watching task starts only once a request has run for ``WATCH_AFTER_S``: a request that
+    finishes sooner has nothing worth cancelling, and most requests then pay one timer instead
+    of a task (about a tenth of a short request's cost).
+    """
+
+    __slots__ = ("_receive", "_task", "_timer", "_watcher", "disconnected", "finished")
 
     def __init__(self, receive: Receive, task: asyncio.Task[Any] | None) -> None:
         self.disconnected = False
         self.finished = False
+        self._receive = receive
+        self._task = task
         self._watcher: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
         if task is not None:
-            self._watcher = asyncio.get_running_loop().create_task(self._watch(receive, task))
+            self._timer = asyncio.get_running_loop().call_later(WATCH_AFTER_S, self._start)
 
-    async def _watch(self, receive: Receive, task: asyncio.Task[Any]) -> None:
+    def _start(self) -> None:
+        self._timer = None
+        if self._task is not None and not self.finished:
+            self._watcher = asyncio.get_running_loop().create_task(self._watch(self._task))
+
+    async def _watch(self, task: asyncio.Task[Any]) -> None:
         while True:
-            message = await receive()
+            message = await self._receive()
             if message["type"] == "http.disconnect":
                 if not self.finished:
                     self.disconnected = True
@@ -474,8 +487,14 @@ class _DisconnectWatch:
                 return
 
     def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._watcher is not None and not self._watcher.done():
             self._watcher.cancel()
+
+
+WATCH_AFTER_S = 0.05
 
 
 def unexpected(exc: BaseException, ctx: RequestContext) -> GodexError:
