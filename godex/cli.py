@@ -2,45 +2,93 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
-from typing import Any
+from typing import NoReturn
 
 import click
 import yaml
 
 from godex import __version__
+from godex.config.durations import parse_duration
 from godex.config.loader import ConfigProblems, apply_overrides, load_config, redacted_dict
+from godex.config.schema import GodexConfig
 from godex.config.template import ProviderChoice, render
 from godex.errors import GodexError
 
+LEVELS = ("debug", "info", "warning", "error", "critical")
+# Providers `godex init` offers (openai_compatible needs a URL and capabilities: write it by hand).
+INIT_PROVIDERS = ("deepseek", "xiaomi", "zhipu", "minimax")
+# Subcommands other modules own, imported only when used so a broken one cannot take the
+# whole CLI down: name -> (module, attribute, one-line help).
+LAZY_COMMANDS = {
+    "traces": ("godex.trace.cli", "traces", "Inspect recorded requests and token usage."),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in LAZY_COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        module, attr, summary = LAZY_COMMANDS[cmd_name]
+        try:
+            command = getattr(importlib.import_module(module), attr)
+        except Exception as exc:  # any import-time failure: keep the rest of the CLI usable
+            return _unavailable(cmd_name, summary, f"{type(exc).__name__}: {exc}")
+        if not isinstance(command, click.Command):
+            return _unavailable(cmd_name, summary, f"{module}.{attr} is not a command")
+        return command
+
+
+def _unavailable(name: str, summary: str, reason: str) -> click.Command:
+    def run() -> NoReturn:
+        _fail(f"'godex {name}' is unavailable: {reason}")
+
+    return click.Command(
+        name, callback=run, help=f"{summary} Unavailable: {reason}", short_help="(unavailable)"
+    )
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(1)
+
+
+@click.group("godex", cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="godex")
 def main() -> None:
-    """GodeX: a Responses API gateway for Chat Completions providers."""
+    """GodeX: OpenAI's Responses API on Chat Completions providers."""
 
 
-def _load(path: str | None, *, strict: bool = False) -> tuple[Any, list[str]]:
+def _load(path: str | None, *, strict: bool = False) -> tuple[GodexConfig, list[str]]:
     try:
         return load_config(path, strict=strict)
     except ConfigProblems as exc:
-        click.echo(f"Configuration problems in {exc.source or 'the built-in default'}:", err=True)
-        for problem in exc.problems:
-            click.echo(f"  - {problem}", err=True)
-        sys.exit(1)
+        where = exc.source or "the built-in default"
+        lines = [f"{len(exc.problems)} configuration problem(s) in {where}:"]
+        lines += [f"  - {problem}" for problem in exc.problems]
+        _fail("\n".join(lines))
+
+
+_config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="Config file (default: ./godex.yaml, then ~/.godex/config.yaml, then built-in).",
+)
 
 
 @main.command()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config file.")
-@click.option("--host", help="Listen address (overrides config and GODEX_HOST).")
+@_config_option
+@click.option("--host", help="Listen address (overrides the config and GODEX_HOST).")
 @click.option(
-    "--port", type=click.IntRange(0, 65535), help="Port (overrides config and GODEX_PORT)."
+    "--port", type=click.IntRange(0, 65535), help="Port (overrides the config and GODEX_PORT)."
 )
-@click.option(
-    "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error", "critical"], case_sensitive=False),
-)
+@click.option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), help="Log level.")
 @click.option("--workers", type=click.IntRange(1, 256), help="Worker processes.")
 def serve(
     config_path: str | None,
@@ -49,64 +97,77 @@ def serve(
     log_level: str | None,
     workers: int | None,
 ) -> None:
-    """Start the gateway."""
+    """Start the gateway (Ctrl-C / SIGTERM finishes in-flight requests, then exits)."""
     from godex.server.runner import serve as run
 
     config, warnings = _load(config_path)
-    config = apply_overrides(config, host=host, port=port, log_level=log_level, workers=workers)
-    run(config, warnings)
+    run(apply_overrides(config, host, port, log_level, workers=workers), warnings)
 
 
-_KNOWN = ("deepseek", "xiaomi", "zhipu", "minimax")
-
-
-def _spec_info(spec: str) -> tuple[str, str]:
+def _spec_defaults(name: str) -> tuple[str, str, tuple[str, ...]]:
+    """(key variable, default model, well-known models) from the provider registry."""
     from godex.providers import registry
 
-    found = registry.get_spec(spec)
-    if found is None:
-        return f"{spec.upper()}_API_KEY", "model"
-    return found.api_key_env, found.default_model
+    spec = registry.get_spec(name)
+    if spec is None:
+        return f"{name.upper()}_API_KEY", "model", ()
+    models = spec.models or (spec.default_model,)
+    return spec.api_key_env, spec.default_model, models
+
+
+def _ask_providers() -> list[str]:
+    answer = click.prompt(
+        f"Providers to configure ({', '.join(INIT_PROVIDERS)}), comma separated",
+        default="deepseek",
+    )
+    chosen = list(dict.fromkeys(p.strip().lower() for p in answer.split(",") if p.strip()))
+    bad = [p for p in chosen if p not in INIT_PROVIDERS]
+    if bad or not chosen:
+        _fail(f"unknown provider(s): {', '.join(bad) or '(none)'}; pick from {INIT_PROVIDERS}")
+    return chosen
 
 
 @main.command()
-@click.option("--provider", "providers", multiple=True, type=click.Choice(_KNOWN))
-@click.option("--yes", "-y", is_flag=True, help="Accept defaults; ask nothing.")
+@click.option(
+    "--provider",
+    "providers",
+    multiple=True,
+    type=click.Choice(INIT_PROVIDERS),
+    help="Provider to configure (repeatable; the first is the default).",
+)
+@click.option("--yes", "-y", is_flag=True, help="Accept the defaults without asking.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
-@click.option("--path", default="godex.yaml", show_default=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--path",
+    default="godex.yaml",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write it.",
+)
 def init(providers: tuple[str, ...], yes: bool, force: bool, path: str) -> None:
     """Write a commented godex.yaml (interactive unless --yes)."""
     target = Path(path)
     if target.exists() and not force:
-        click.echo(f"{target} already exists; use --force to overwrite it.", err=True)
-        sys.exit(1)
-    chosen = list(providers)
-    if not chosen:
-        if yes:
-            chosen = ["deepseek"]
-        else:
-            answer = click.prompt(
-                f"Providers ({', '.join(_KNOWN)}), comma separated", default="deepseek"
-            )
-            chosen = [p.strip() for p in answer.split(",") if p.strip()]
-            bad = [p for p in chosen if p not in _KNOWN]
-            if bad:
-                click.echo(f"Unknown provider(s): {', '.join(bad)}", err=True)
-                sys.exit(1)
+        _fail(f"{target} already exists; use --force to overwrite it.")
+    chosen = list(dict.fromkeys(providers)) or (["deepseek"] if yes else _ask_providers())
     choices: list[ProviderChoice] = []
     for name in chosen:
-        env, model = _spec_info(name)
+        env, model, models = _spec_defaults(name)
         if not yes:
-            env = click.prompt(f"Environment variable with the {name} API key", default=env)
-            model = click.prompt(f"Default {name} model", default=model)
+            env = click.prompt(f"Environment variable holding the {name} API key", default=env)
+            model = click.prompt(
+                f"Default {name} model (known: {', '.join(models)})", default=model
+            )
         choices.append(ProviderChoice(name, name, env, model))
-    first = choices[0]
-    aliases = {"gpt-5.5": f"{first.name}/{first.model}", "*": f"{first.name}/{first.model}"}
+    first = f"{choices[0].name}/{choices[0].model}"
+    alias = "gpt-5.5"
     if not yes:
-        alias = click.prompt("Model name clients will ask for", default="gpt-5.5")
-        aliases = {alias: f"{first.name}/{first.model}", "*": f"{first.name}/{first.model}"}
-    target.write_text(render(choices, aliases))
-    click.echo(f"Wrote {target}. Next: export {first.key_env}=... && godex serve")
+        alias = click.prompt("Model name your client asks for (aliased to it)", default=alias)
+    aliases = {alias: first, "*": first}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render(choices, aliases), encoding="utf-8")
+    keys = " ".join(f"{c.key_env}=..." for c in choices)
+    click.echo(f"Wrote {target}. Next: export {keys}; godex config check; godex serve")
 
 
 @main.group()
@@ -115,37 +176,41 @@ def config() -> None:
 
 
 @config.command("check")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False))
+@_config_option
 def config_check(config_path: str | None) -> None:
-    """Validate without starting anything."""
+    """Validate without starting anything; exit 1 listing every problem."""
     cfg, warnings = _load(config_path, strict=True)
-    click.echo(f"OK: {cfg.source or 'built-in default'}")
-    click.echo(
-        f"server: {cfg.server.host}:{cfg.server.port}, workers {cfg.server.workers}, "
-        f"client auth {'on' if cfg.server.api_keys else 'off'}"
-    )
-    click.echo(f"default provider: {cfg.default_provider}")
-    click.echo("providers:")
+    s = cfg.server
+    echo = click.echo
+    echo(f"OK: {cfg.source or 'built-in default (no config file found)'}")
+    auth = f"on ({len(s.api_keys)} key(s))" if s.api_keys else "off"
+    echo(f"server: {s.host}:{s.port}, {s.workers} worker(s), client auth {auth}")
+    echo(f"default provider: {cfg.default_provider or '(none)'}")
+    echo("providers:")
     for name, p in cfg.providers.items():
-        key = "key set" if p.api_key else f"no key ({p.api_key_env})"
-        click.echo(f"  {name}: spec {p.spec}, {p.base_url or 'default endpoint'}, {key}")
-    click.echo("aliases:")
-    for alias, target in cfg.models.aliases.items() or {"(none)": ""}.items():
-        click.echo(f"  {alias} -> {target}" if target else f"  {alias}")
-    s = cfg.session
-    where = f" at {s.sqlite_path}" if s.backend == "sqlite" else ""
-    click.echo(f"sessions: {s.backend + where if s.enabled else 'off'}")
-    click.echo(f"traces: {cfg.trace.path if cfg.trace.enabled else 'off'}")
-    for w in warnings:
-        click.echo(f"warning: {w}")
+        key = "key set" if p.api_key else f"NO KEY ({p.api_key_env})"
+        origin = f" from {p.api_key_env}" if p.api_key and p.api_key_env else ""
+        echo(f"  {name}: spec {p.spec}, {p.base_url or 'default endpoint'}, {key}{origin}")
+    echo("aliases:" if cfg.models.aliases else "aliases: (none)")
+    for alias, target in cfg.models.aliases.items():
+        echo(f"  {alias} -> {target}")
+    sess = cfg.session
+    store = f"sqlite at {sess.sqlite_path}" if sess.backend == "sqlite" else "memory"
+    echo(f"sessions: {store if sess.enabled else 'off'}")
+    echo(f"traces: {'sqlite at ' + cfg.trace.path if cfg.trace.enabled else 'off'}")
+    for warning in warnings:
+        echo(f"warning: {warning}")
 
 
 @config.command("print")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False))
+@_config_option
 def config_print(config_path: str | None) -> None:
-    """Print the resolved configuration, secrets redacted."""
-    cfg, _ = _load(config_path)
-    click.echo(yaml.safe_dump(redacted_dict(cfg), sort_keys=False).rstrip())
+    """Print the resolved configuration as YAML, secrets redacted."""
+    cfg, warnings = _load(config_path)
+    click.echo(f"# source: {cfg.source or 'built-in default'}")
+    for warning in warnings:
+        click.echo(f"# warning: {warning}")
+    click.echo(yaml.safe_dump(redacted_dict(cfg), sort_keys=False, allow_unicode=True).rstrip())
 
 
 @main.group()
@@ -153,43 +218,29 @@ def sessions() -> None:
     """Stored responses."""
 
 
+def _older_than(_: click.Context, __: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
 @sessions.command("prune")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False))
-@click.option("--older-than", help="Age such as 30d (default: session.ttl).")
-def sessions_prune(config_path: str | None, older_than: str | None) -> None:
+@_config_option
+@click.option(
+    "--older-than", callback=_older_than, help="Age such as 30d or 12h (default: session.ttl)."
+)
+def sessions_prune(config_path: str | None, older_than: int | None) -> None:
     """Delete stored responses older than the retention."""
-    from godex.config.loader import _Ctx, parse_duration
     from godex.sessions.maintenance import prune_expired
 
     cfg, _ = _load(config_path)
-    age = None
-    if older_than:
-        ctx = _Ctx({})
-        age = parse_duration(older_than, "--older-than", ctx)
-        if ctx.problems:
-            raise click.BadParameter(ctx.problems[0])
+    if not cfg.session.enabled:
+        _fail("sessions are disabled (session.enabled: false); nothing to prune")
     try:
-        removed = prune_expired(cfg.session, age)
+        removed = prune_expired(cfg.session, older_than)
     except GodexError as exc:
-        click.echo(exc.message, err=True)
-        sys.exit(1)
+        _fail(f"{exc.code}: {exc.message}")
     click.echo(f"removed {removed} stored response(s)")
-
-
-def _register_traces() -> None:
-    try:
-        from godex.trace.cli import traces
-    except ImportError as exc:  # keep the rest of the CLI usable
-        reason = str(exc)
-
-        @main.command("traces")
-        def traces_unavailable() -> None:
-            """Inspect recorded requests (unavailable)."""
-            click.echo(f"traces are unavailable: {reason}", err=True)
-            sys.exit(1)
-
-        return
-    main.add_command(traces)
-
-
-_register_traces()

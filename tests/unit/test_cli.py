@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
+from godex import cli
 from godex.cli import main
+from godex.config.schema import GodexConfig
+
+OK_CONFIG = (
+    "providers: {d: {spec: deepseek, credentials: {api_key: '${DS_KEY}'}}}\n"
+    "models: {aliases: {gpt-5.5: d/deepseek-v4-pro}}\n"
+)
 
 
 @pytest.fixture
 def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("DEEPSEEK_API_KEY", raising=False)
+    for var in ("DEEPSEEK_API_KEY", "DS_KEY", "GODEX_HOST", "GODEX_PORT", "ZHIPUAI_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
     return CliRunner()
 
 
@@ -27,6 +39,7 @@ def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
         ["config"],
         ["config", "check"],
         ["config", "print"],
+        ["sessions"],
         ["sessions", "prune"],
         ["traces"],
     ],
@@ -34,57 +47,226 @@ def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 def test_help(runner: CliRunner, args: list[str]) -> None:
     result = runner.invoke(main, [*args, "--help"])
     assert result.exit_code == 0, result.output
-    assert "Usage" in result.output
+    assert result.output.startswith("Usage: godex ")
+    if not args:
+        for command in ("serve", "init", "config", "sessions", "traces"):
+            assert f"  {command} " in result.output
 
 
-def test_init_non_interactive_then_check(runner: CliRunner, tmp_path: Path) -> None:
-    result = runner.invoke(main, ["init", "--provider", "deepseek", "--provider", "zhipu", "--yes"])
-    assert result.exit_code == 0, result.output
-    text = (tmp_path / "godex.yaml").read_text()
-    assert "spec: deepseek" in text and "spec: zhipu" in text and "${DEEPSEEK_API_KEY}" in text
-    again = runner.invoke(main, ["init", "--yes"])
-    assert again.exit_code == 1 and "--force" in again.output
-    assert runner.invoke(main, ["init", "--yes", "--force"]).exit_code == 0
-    check = runner.invoke(main, ["config", "check"], env={"DEEPSEEK_API_KEY": "sk-1"})
-    assert check.exit_code == 0, check.output
-    assert "deepseek" in check.output and "sessions: sqlite" in check.output
-
-
-def test_init_interactive(runner: CliRunner, tmp_path: Path) -> None:
-    answers = "deepseek,minimax\nDS_KEY\ndeepseek-v4-flash\nMM_KEY\nMiniMax-M3\nmy-model\n"
-    result = runner.invoke(main, ["init"], input=answers)
-    assert result.exit_code == 0, result.output
-    text = (tmp_path / "godex.yaml").read_text()
-    assert "${DS_KEY}" in text and "${MM_KEY}" in text
-    assert '"my-model": deepseek/deepseek-v4-flash' in text
-
-
-def test_check_missing_variable_fails(runner: CliRunner, tmp_path: Path) -> None:
-    runner.invoke(main, ["init", "--yes"])
-    result = runner.invoke(main, ["config", "check"])
-    assert result.exit_code == 1
-    assert "DEEPSEEK_API_KEY" in result.output
-    assert "providers.deepseek.credentials.api_key" in result.output
-
-
-def test_check_lists_every_problem(runner: CliRunner, tmp_path: Path) -> None:
-    (tmp_path / "bad.yaml").write_text("server: {port: x}\nproviders: {a: {spec: nope}}\n")
-    result = runner.invoke(main, ["config", "check", "--config", "bad.yaml"])
-    assert result.exit_code == 1
-    assert "server.port" in result.output and "providers.a.spec" in result.output
-
-
-def test_print_redacts(runner: CliRunner, tmp_path: Path) -> None:
-    (tmp_path / "godex.yaml").write_text(
-        "server: {api_keys: [sk-client-abcdef]}\n"
-        "providers: {d: {spec: deepseek, credentials: {api_key: sk-upstream-abcdef}}}\n"
+def test_python_dash_m_godex(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "godex", "config", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**os.environ, "HOME": str(tmp_path)},
     )
-    result = runner.invoke(main, ["config", "print"])
-    assert result.exit_code == 0, result.output
-    assert "sk-client-abcdef" not in result.output and "sk-upstream-abcdef" not in result.output
-    assert "***" in result.output and "spec: deepseek" in result.output
+    assert out.returncode == 0, out.stderr
+    assert "check" in out.stdout and "print" in out.stdout
 
 
 def test_version(runner: CliRunner) -> None:
     result = runner.invoke(main, ["--version"])
-    assert result.exit_code == 0 and "godex" in result.output
+    assert result.exit_code == 0 and result.output.startswith("godex, version ")
+
+
+def test_broken_lazy_command_leaves_the_rest_working(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(
+        cli.LAZY_COMMANDS, "traces", ("godex.no_such_module", "traces", "Inspect traces.")
+    )
+    listing = runner.invoke(main, ["--help"])
+    assert listing.exit_code == 0 and "traces" in listing.output and "unavailable" in listing.output
+    broken = runner.invoke(main, ["traces"])
+    assert broken.exit_code == 1
+    assert "'godex traces' is unavailable: ModuleNotFoundError" in broken.output
+    assert runner.invoke(main, ["config", "--help"]).exit_code == 0
+
+
+def test_init_non_interactive_and_overwrite(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(main, ["init", "--provider", "deepseek", "--provider", "zhipu", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "DEEPSEEK_API_KEY=..." in result.output and "ZHIPUAI_API_KEY=..." in result.output
+    written = (tmp_path / "godex.yaml").read_text()
+    assert "spec: deepseek" in written and "spec: zhipu" in written
+    assert '"${DEEPSEEK_API_KEY}"' in written and "# " in written  # commented
+
+    (tmp_path / "godex.yaml").write_text("# mine\n")
+    again = runner.invoke(main, ["init", "--yes"])
+    assert again.exit_code == 1 and "already exists; use --force" in again.output
+    assert (tmp_path / "godex.yaml").read_text() == "# mine\n"  # untouched
+    forced = runner.invoke(main, ["init", "--yes", "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert "spec: deepseek" in (tmp_path / "godex.yaml").read_text()
+
+
+def test_generated_file_passes_config_check(runner: CliRunner, tmp_path: Path) -> None:
+    assert runner.invoke(main, ["init", "--yes", "--path", "conf/g.yaml"]).exit_code == 0
+    check = runner.invoke(
+        main, ["config", "check", "--config", "conf/g.yaml"], env={"DEEPSEEK_API_KEY": "sk-1"}
+    )
+    assert check.exit_code == 0, check.output
+    assert "warning" not in check.output
+    assert "deepseek: spec deepseek, default endpoint, key set from DEEPSEEK_API_KEY" in (
+        check.output
+    )
+    assert "gpt-5.5 -> deepseek/deepseek-v4-pro" in check.output
+    assert "sessions: sqlite at ./data/sessions.db" in check.output
+    assert "traces: sqlite at ./data/trace.db" in check.output
+
+
+def test_init_interactive(runner: CliRunner, tmp_path: Path) -> None:
+    answers = "deepseek, minimax\nDS_KEY\ndeepseek-v4-flash\nMM_KEY\nMiniMax-M3\nmy-model\n"
+    result = runner.invoke(main, ["init"], input=answers)
+    assert result.exit_code == 0, result.output
+    assert "known: deepseek-v4-pro, deepseek-v4-flash" in result.output  # offered models
+    data = yaml.safe_load((tmp_path / "godex.yaml").read_text())
+    assert data["providers"]["deepseek"]["credentials"]["api_key"] == "${DS_KEY}"
+    assert data["providers"]["minimax"]["credentials"]["api_key"] == "${MM_KEY}"
+    assert data["models"]["aliases"] == {
+        "my-model": "deepseek/deepseek-v4-flash",
+        "*": "deepseek/deepseek-v4-flash",
+    }
+    assert data["default_provider"] == "deepseek"
+    check = runner.invoke(main, ["config", "check"], env={"DS_KEY": "a", "MM_KEY": "b"})
+    assert check.exit_code == 0, check.output
+
+
+def test_init_interactive_rejects_unknown_provider(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(main, ["init"], input="deepseek,acme\n")
+    assert result.exit_code == 1 and "unknown provider(s): acme" in result.output
+    assert not (tmp_path / "godex.yaml").exists()
+
+
+def test_init_offers_only_registered_providers() -> None:
+    from godex.providers import registry
+
+    for name in cli.INIT_PROVIDERS:
+        spec = registry.get_spec(name)
+        assert spec is not None and spec.api_key_env and spec.models
+
+
+def test_check_counts_missing_variable(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "godex.yaml").write_text(OK_CONFIG)
+    result = runner.invoke(main, ["config", "check"])
+    assert result.exit_code == 1
+    assert f"1 configuration problem(s) in {tmp_path / 'godex.yaml'}:" in result.output
+    assert "providers.d.credentials.api_key: environment variable DS_KEY is not set" in (
+        result.output
+    )
+    ok = runner.invoke(main, ["config", "check"], env={"DS_KEY": "k"})
+    assert ok.exit_code == 0, ok.output
+    assert ok.output.startswith(f"OK: {tmp_path / 'godex.yaml'}\n")
+    assert "server: 127.0.0.1:5678, 1 worker(s), client auth off" in ok.output
+
+
+def test_check_builtin_default(runner: CliRunner) -> None:
+    missing = runner.invoke(main, ["config", "check"])
+    assert missing.exit_code == 1 and "DEEPSEEK_API_KEY" in missing.output
+    ok = runner.invoke(main, ["config", "check"], env={"DEEPSEEK_API_KEY": "sk-1"})
+    assert ok.exit_code == 0 and "built-in default" in ok.output
+
+
+def test_check_lists_every_problem(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text(
+        "server: {port: x}\nproviders: {a: {spec: nope}, b: {api_key: k}}\nsesion: {}\n"
+    )
+    result = runner.invoke(main, ["config", "check", "--config", "bad.yaml"])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0] == "3 configuration problem(s) in bad.yaml:"
+    assert [line.split(":")[0].strip() for line in lines[1:4]] == [
+        "- server.port",
+        "- providers.a.spec",
+        "- providers.b.spec",
+    ]
+
+
+def test_check_shows_warnings(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "godex.yaml").write_text(OK_CONFIG + "sesion: {ttl: 1d}\n")
+    result = runner.invoke(main, ["config", "check"], env={"DS_KEY": "k"})
+    assert result.exit_code == 0
+    assert "warning: sesion: unknown key, ignored (did you mean 'session'?)" in result.output
+
+
+def test_check_malformed_yaml(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "godex.yaml").write_text("providers:\n  d: {spec: deepseek\n")
+    result = runner.invoke(main, ["config", "check"])
+    assert result.exit_code == 1 and "malformed YAML at line" in result.output
+
+
+def test_print_redacts(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "godex.yaml").write_text(
+        "server: {api_keys: [client-abcdef], secret: seal-abcdef}\n"
+        "providers: {d: {spec: deepseek, credentials: {api_key: '${DS_KEY}'}}}\n"
+    )
+    result = runner.invoke(main, ["config", "print"], env={"DS_KEY": "upstream-abcdef"})
+    assert result.exit_code == 0, result.output
+    assert "abcdef" not in result.output
+    data = yaml.safe_load(result.output)  # comments aside, it is YAML
+    assert data["server"]["api_keys"] == ["***"] and data["server"]["secret"] == "***"
+    assert data["providers"]["d"]["credentials"]["api_key"] == "***"
+    assert data["providers"]["d"]["spec"] == "deepseek"
+    assert result.output.startswith(f"# source: {tmp_path / 'godex.yaml'}\n")
+
+
+def test_print_bad_config_exits_1(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "godex.yaml").write_text("providers: {d: {spec: nope}}\n")
+    result = runner.invoke(main, ["config", "print"])
+    assert result.exit_code == 1 and "providers.d.spec" in result.output
+
+
+def test_serve_applies_flags_over_env_over_file(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import godex.server.runner as server_runner
+
+    seen: list[tuple[GodexConfig, list[str]]] = []
+    monkeypatch.setattr(server_runner, "serve", lambda c, w=None: seen.append((c, w or [])))
+    (tmp_path / "godex.yaml").write_text(OK_CONFIG + "server: {host: 10.1.1.1, port: 1111}\n")
+    env = {"GODEX_HOST": "10.2.2.2", "GODEX_PORT": "2222"}
+    assert runner.invoke(main, ["serve"], env=env).exit_code == 0
+    cfg, warnings = seen[-1]
+    assert (cfg.server.host, cfg.server.port) == ("10.2.2.2", 2222)
+    assert cfg.providers["d"].unavailable_reason is not None  # serve starts anyway
+    assert len(warnings) == 1 and "DS_KEY" in warnings[0]
+    args = ["serve", "--host", "127.0.0.3", "--port", "3333", "--log-level", "DEBUG"]
+    result = runner.invoke(main, [*args, "--workers", "2"], env=env)
+    assert result.exit_code == 0, result.output
+    cfg, _ = seen[-1]
+    assert (cfg.server.host, cfg.server.port, cfg.server.workers) == ("127.0.0.3", 3333, 2)
+    assert cfg.logging.level == "debug"
+
+
+def test_serve_refuses_invalid_config(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import godex.server.runner as server_runner
+
+    called: list[object] = []
+    monkeypatch.setattr(server_runner, "serve", lambda *a: called.append(a))
+    (tmp_path / "godex.yaml").write_text("providers: {d: {spec: nope}}\n")
+    result = runner.invoke(main, ["serve"])
+    assert result.exit_code == 1 and "providers.d.spec" in result.output and not called
+    bad_port = runner.invoke(main, ["serve", "--port", "99999"])
+    assert bad_port.exit_code == 2 and not called
+
+
+def test_sessions_prune_validates_age(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "godex.yaml").write_text(OK_CONFIG)
+    bad = runner.invoke(main, ["sessions", "prune", "--older-than", "soon"])
+    assert bad.exit_code == 2 and "'soon' is not a duration" in bad.output
+    (tmp_path / "godex.yaml").write_text(OK_CONFIG + "session: {enabled: false}\n")
+    off = runner.invoke(main, ["sessions", "prune"])
+    assert off.exit_code == 1 and "sessions are disabled" in off.output
+
+
+def test_sessions_prune_runs(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "godex.yaml").write_text(
+        OK_CONFIG + f"session: {{sqlite: {{path: {tmp_path / 's.db'}}}}}\n"
+    )
+    result = runner.invoke(main, ["sessions", "prune", "--older-than", "1d"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "removed 0 stored response(s)\n"
