@@ -1,19 +1,29 @@
 """The ResponseBuilder: one state machine from neutral deltas to Responses output.
 
-Sync and streaming both run through it. It assigns ids, output and content indexes and
-sequence numbers, opens and closes items in the canonical order (contract §3.3: items never
-interleave), and emits exactly one terminal event. The sync path reads ``response`` at the end;
-with ``stream=False`` no event dicts are built at all.
+Sync and streaming both run through it, and so do whole items (compaction, web search
+results) and replays of stored responses: it is the only writer of Responses events. It assigns
+ids, output and content indexes and sequence numbers, opens and closes items in the canonical
+order (contract §3.3: items never interleave), and emits exactly one terminal event. The sync
+path reads ``response`` at the end; with ``stream=False`` no event dicts are built at all.
+
+With ``record=True`` it also keeps a log of everything it was fed (and the ids it made), so a
+stored stream can be replayed into exactly the events the client saw (``bridge.replay``).
 """
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
-from godex.bridge.deltas import (
+from godex.bridge import items
+from godex.bridge.finish import canonical_reason, outcome
+from godex.bridge.items import message, reasoning, web_search_call
+from godex.bridge.items.base import ToolCall
+from godex.bridge.toolplan import ToolPlan
+from godex.errors import GodexError, ProviderError
+from godex.ids import new_id
+from godex.protocol.deltas import (
     Delta,
     Finish,
     ReasoningDelta,
@@ -23,79 +33,14 @@ from godex.bridge.deltas import (
     Usage,
     WebSearchResult,
 )
-from godex.bridge.finish import outcome
-from godex.bridge.ids import new_id
-from godex.bridge.partial_json import StringFieldStream
-from godex.bridge.toolplan import ToolPlan, ToolTarget
-from godex.errors import GodexError, ProviderError
 
 Event = dict[str, Any]
 OutputCheck = Callable[[dict[str, Any]], GodexError | None]
-SealFn = Callable[[str], str | None]
-
-CUSTOM_TOOL_FIELD = "input"
+SealFn = Callable[[str], str | None]  # reasoning text -> encrypted_content
 
 
-class _ReasoningEvents(NamedTuple):
-    part_added: str
-    delta: str
-    done: str
-    part_done: str
-    index_key: str
-    part_type: str
-
-
-# Reasoning streams as a summary when the client asked for one, else as raw reasoning text;
-# the two differ only in names.
-_REASONING_EVENTS = {
-    True: _ReasoningEvents(
-        "response.reasoning_summary_part.added",
-        "response.reasoning_summary_text.delta",
-        "response.reasoning_summary_text.done",
-        "response.reasoning_summary_part.done",
-        "summary_index",
-        "summary_text",
-    ),
-    False: _ReasoningEvents(
-        "response.content_part.added",
-        "response.reasoning_text.delta",
-        "response.reasoning_text.done",
-        "response.content_part.done",
-        "content_index",
-        "reasoning_text",
-    ),
-}  # the one string parameter a custom tool is declared with upstream
-
-
-class _Tool:
-    __slots__ = (
-        "args",
-        "call_id",
-        "closed",
-        "custom",
-        "custom_text",
-        "index",
-        "item_id",
-        "opened",
-        "output_index",
-        "target",
-        "upstream_id",
-        "upstream_name",
-    )
-
-    def __init__(self, index: int) -> None:
-        self.index = index
-        self.upstream_id: str | None = None
-        self.upstream_name: str | None = None
-        self.target: ToolTarget | None = None
-        self.args: list[str] = []
-        self.output_index = -1
-        self.item_id = ""
-        self.call_id = ""
-        self.custom: StringFieldStream | None = None
-        self.custom_text: list[str] = []
-        self.opened = False
-        self.closed = False
+def _now() -> int:
+    return int(time.time())
 
 
 class ResponseBuilder:
@@ -113,8 +58,17 @@ class ResponseBuilder:
         seal_reasoning: SealFn | None = None,
         output_check: OutputCheck | None = None,
         require_finish: bool | None = None,
+        record: bool = False,
+        ids: Iterator[str] | None = None,
+        clock: Callable[[], int] = _now,
     ) -> None:
         self.stream = stream
+        # The log of a recording builder: what it was fed, in order, as JSON-able lists.
+        self.log: list[list[Any]] | None = [] if record else None
+        self._made_ids: list[str] = []
+        self._used_targets: dict[str, list[Any]] = {}
+        self._ids = ids  # a replay hands back the ids the original run made
+        self._clock = clock
         self._plan = tool_plan
         self._finish_extra = finish_extra
         self._summary = reasoning_as_summary
@@ -131,8 +85,8 @@ class ResponseBuilder:
         self._text: list[str] = []
         self._pending_ws = ""
         self._had_message = False
-        self._tools: dict[int, _Tool] = {}
-        self._open_tool: _Tool | None = None
+        self._tools: dict[int, ToolCall] = {}
+        self._open_tool: ToolCall | None = None
         self._finish: str | None = None
         self._usage: Usage | None = None
         self.response: dict[str, Any] = {
@@ -166,6 +120,25 @@ class ResponseBuilder:
     def event_count(self) -> int:
         return self._seq
 
+    # -- recording ------------------------------------------------------------------------
+    def recording(self) -> dict[str, Any] | None:
+        """What a replay needs to re-run this builder exactly; None when not recording."""
+        if self.log is None:
+            return None
+        return {
+            "v": 1,
+            "summary": self._summary,
+            "ids": self._made_ids,
+            "targets": self._used_targets,
+            "ops": self.log,
+        }
+
+    def _new_id(self, prefix: str) -> str:
+        value = next(self._ids) if self._ids is not None else new_id(prefix)
+        if self.log is not None:
+            self._made_ids.append(value)
+        return value
+
     # -- events ---------------------------------------------------------------------------
     def _ev(self, out: list[Event], kind: str, **fields: Any) -> None:
         if self.stream:
@@ -176,6 +149,8 @@ class ResponseBuilder:
         return {**self.response, "output": []}
 
     def start(self) -> list[Event]:
+        if self.log is not None:
+            self.log.append(["s"])
         out: list[Event] = []
         if self.stream:
             snap = self._snapshot()
@@ -187,6 +162,8 @@ class ResponseBuilder:
         """A real event to keep clients' idle timers from firing (comments don't)."""
         out: list[Event] = []
         if not self.done:
+            if self.log is not None:
+                self.log.append(["k"])
             self._ev(out, "response.in_progress", response=self._snapshot())
         return out
 
@@ -200,22 +177,61 @@ class ResponseBuilder:
         """Like ``feed``, appending to ``out``: the streaming loop's allocation-free form."""
         if self.done:
             return
-        cls = type(delta)
-        if cls is TextDelta:
-            self._on_text(delta.text, out)  # type: ignore[union-attr]
-        elif cls is ToolCallDelta:
-            self._on_tool(delta, out)  # type: ignore[arg-type]
-        elif cls is ReasoningDelta:
-            self._on_reasoning(delta.text, out)  # type: ignore[union-attr]
-        elif cls is Usage:
-            self._usage = delta  # type: ignore[assignment]
-        elif cls is Finish:
-            self._finish = delta.reason  # type: ignore[union-attr]
-        elif isinstance(delta, UpstreamError):
-            err = ProviderError(delta.message, code=delta.code, status=delta.status or 502)
-            out += self.fail(err)
-        elif isinstance(delta, WebSearchResult):
-            self._on_search(delta, out)
+        log = self.log
+        match delta:
+            case TextDelta(text=text):
+                if log is not None:
+                    log.append(["t", text])
+                self._on_text(text, out)
+            case ToolCallDelta():
+                if log is not None:
+                    log.append(["c", delta.index, delta.id, delta.name, delta.arguments])
+                self._on_tool(delta, out)
+            case ReasoningDelta(text=text):
+                if log is not None:
+                    log.append(["r", text])
+                self._on_reasoning(text, out)
+            case Usage():
+                if log is not None:
+                    log.append(["u", *_usage_fields(delta)])
+                self._usage = delta
+            case Finish(reason=reason):
+                if log is not None:
+                    # Recorded already mapped, so a replay needs no provider spec.
+                    log.append(["f", canonical_reason(reason, self._finish_extra)])
+                self._finish = reason
+            case UpstreamError():
+                if log is not None:
+                    log.append(["e", delta.code, delta.message, delta.status])
+                err = ProviderError(delta.message, code=delta.code, status=delta.status or 502)
+                out += self._fail(err)
+            case WebSearchResult():
+                if log is not None:
+                    log.append(["w", delta.query, delta.sources])
+                self._close(out)
+                item = web_search_call.item(
+                    self._new_id(web_search_call.ID_PREFIX), delta.query, delta.sources
+                )
+                self._whole_item(item, out)
+
+    def emit_item(self, item: dict[str, Any]) -> list[Event]:
+        """A whole, finished item (a compaction), announced and done in canonical order."""
+        out: list[Event] = []
+        if self.done:
+            return out
+        if self.log is not None:
+            self.log.append(["i", item])
+        self._close(out)
+        self._whole_item(item, out)
+        return out
+
+    def _whole_item(self, item: dict[str, Any], out: list[Event]) -> None:
+        index = len(self._output)
+        self._output.append(item)
+        if self.stream:
+            added = {**item, "status": "in_progress"} if "status" in item else item
+            self._ev(out, "response.output_item.added", output_index=index, item=added)
+            self._ev(out, "response.output_item.done", output_index=index, item=item)
 
     def _on_text(self, text: str, out: list[Event]) -> None:
         if not text:
@@ -253,16 +269,10 @@ class ResponseBuilder:
         self._open = "message"
         self._open_index = len(self._output)
         self._output.append(None)
-        self._item_id = new_id("msg")
+        self._item_id = self._new_id(message.ID_PREFIX)
         self._text = []
         if self.stream:
-            item = {
-                "id": self._item_id,
-                "type": "message",
-                "role": "assistant",
-                "status": "in_progress",
-                "content": [],
-            }
+            item = message.opened_item(self._item_id)
             self._ev(out, "response.output_item.added", output_index=self._open_index, item=item)
             self._ev(
                 out,
@@ -270,27 +280,25 @@ class ResponseBuilder:
                 item_id=self._item_id,
                 output_index=self._open_index,
                 content_index=0,
-                part={"type": "output_text", "text": "", "annotations": [], "logprobs": []},
+                part=message.output_part(""),
             )
 
     def _on_reasoning(self, text: str, out: list[Event]) -> None:
         if not text:
             return
+        names = reasoning.EVENTS[self._summary]
         if self._open != "reasoning":
             self._close(out)
             self._open = "reasoning"
             self._open_index = len(self._output)
             self._output.append(None)
-            self._item_id = new_id("rs")
+            self._item_id = self._new_id(reasoning.ID_PREFIX)
             self._text = []
             if self.stream:
-                item: dict[str, Any] = {"id": self._item_id, "type": "reasoning", "summary": []}
-                if not self._summary:
-                    item["content"] = []
+                item = reasoning.opened_item(self._item_id, self._summary)
                 self._ev(
                     out, "response.output_item.added", output_index=self._open_index, item=item
                 )
-                names = _REASONING_EVENTS[self._summary]
                 self._ev(
                     out,
                     names.part_added,
@@ -301,7 +309,6 @@ class ResponseBuilder:
                 )
         self._text.append(text)
         if self.stream:
-            names = _REASONING_EVENTS[self._summary]
             self._ev(
                 out,
                 names.delta,
@@ -314,7 +321,7 @@ class ResponseBuilder:
     def _on_tool(self, delta: ToolCallDelta, out: list[Event]) -> None:
         tool = self._tools.get(delta.index)
         if tool is None:
-            tool = _Tool(delta.index)
+            tool = ToolCall(delta.index)
             self._tools[delta.index] = tool
             self._close(out)
             self._open = "tool"
@@ -335,139 +342,30 @@ class ResponseBuilder:
             if tool.opened and not tool.closed:
                 self._stream_args(tool, delta.arguments, out)
 
-    def _open_call(self, tool: _Tool, out: list[Event]) -> None:
+    def _open_call(self, tool: ToolCall, out: list[Event]) -> None:
         assert tool.upstream_name is not None
         tool.opened = True
         tool.target = target = self._plan.restore(tool.upstream_name)
+        if self.log is not None:
+            self._used_targets[tool.upstream_name] = [target.kind, target.name, target.namespace]
         tool.output_index = len(self._output)
         self._output.append(None)
         self._open_index = tool.output_index
-        tool.call_id = tool.upstream_id or new_id("call")
-        if target.kind == "custom":
-            tool.custom = StringFieldStream(CUSTOM_TOOL_FIELD)
-        item = self._tool_item(tool, "in_progress", initial=True)
+        tool.call_id = tool.upstream_id or self._new_id("call")
+        codec = items.BY_KIND[target.kind]
+        tool.item_id = self._new_id(codec.id_prefix)
+        codec.begin(tool)
+        item = codec.item(tool, "in_progress", initial=True)
         self._ev(out, "response.output_item.added", output_index=tool.output_index, item=item)
         if tool.args:  # fragments that arrived before the name
-            buffered = "".join(tool.args)
-            self._stream_args(tool, buffered, out)
+            self._stream_args(tool, "".join(tool.args), out)
 
-    def _stream_args(self, tool: _Tool, fragment: str, out: list[Event]) -> None:
-        target = tool.target
-        if target is None:
+    def _stream_args(self, tool: ToolCall, fragment: str, out: list[Event]) -> None:
+        if tool.target is None:
             return
-        if target.kind == "function":
-            self._ev(
-                out,
-                "response.function_call_arguments.delta",
-                item_id=tool.item_id,
-                output_index=tool.output_index,
-                delta=fragment,
-            )
-        elif target.kind == "custom" and tool.custom is not None:
-            text = tool.custom.feed(fragment)
-            if text:
-                tool.custom_text.append(text)
-                self._ev(
-                    out,
-                    "response.custom_tool_call_input.delta",
-                    item_id=tool.item_id,
-                    output_index=tool.output_index,
-                    delta=text,
-                )
-
-    def _tool_item(self, tool: _Tool, status: str, *, initial: bool) -> dict[str, Any]:
-        target = tool.target
-        assert target is not None
-        if not tool.item_id:
-            prefix = {"function": "fc", "custom": "ctc", "local_shell": "lsh", "tool_search": "tsc"}
-            tool.item_id = new_id(prefix[target.kind])
-        args = "" if initial else "".join(tool.args)
-        item: dict[str, Any]
-        if target.kind == "function":
-            item = {
-                "id": tool.item_id,
-                "type": "function_call",
-                "status": status,
-                "call_id": tool.call_id,
-                "name": target.name,
-                "arguments": args,
-            }
-        elif target.kind == "custom":
-            item = {
-                "id": tool.item_id,
-                "type": "custom_tool_call",
-                "status": status,
-                "call_id": tool.call_id,
-                "name": target.name,
-                "input": "" if initial else self._custom_input(tool, args),
-            }
-        elif target.kind == "local_shell":
-            parsed = {} if initial else _parse_object(args)
-            command = parsed.get("command")
-            if isinstance(command, str):
-                command = ["bash", "-lc", command]
-            item = {
-                "id": tool.item_id,
-                "type": "local_shell_call",
-                "status": status,
-                "call_id": tool.call_id,
-                "action": {
-                    "type": "exec",
-                    "command": command if isinstance(command, list) else [],
-                    "env": parsed.get("env") if isinstance(parsed.get("env"), dict) else {},
-                    "timeout_ms": parsed.get("timeout_ms"),
-                    "user": parsed.get("user"),
-                    "working_directory": parsed.get("workdir") or parsed.get("working_directory"),
-                },
-            }
-        else:
-            item = {
-                "id": tool.item_id,
-                "type": "tool_search_call",
-                "status": status,
-                "call_id": tool.call_id,
-                "execution": "client",
-                "arguments": {} if initial else _parse_object(args),
-            }
-        if target.namespace and target.kind in ("function", "custom"):
-            item["namespace"] = target.namespace
-        return item
-
-    @staticmethod
-    def _custom_input(tool: _Tool, args: str) -> str:
-        parsed = _parse_object(args) if args.lstrip().startswith("{") else None
-        if parsed is not None and isinstance(parsed.get(CUSTOM_TOOL_FIELD), str):
-            value: str = parsed[CUSTOM_TOOL_FIELD]
-            return value
-        if parsed and len(parsed) == 1:
-            only = next(iter(parsed.values()))
-            if isinstance(only, str):
-                return only
-        if tool.custom is not None and tool.custom.raw_mode:
-            return args
-        return "".join(tool.custom_text) or args
-
-    def _on_search(self, delta: WebSearchResult, out: list[Event]) -> None:
-        self._close(out)
-        index = len(self._output)
-        action: dict[str, Any] = {"type": "search", "query": delta.query or ""}
-        if delta.sources:
-            action["sources"] = delta.sources
-        item = {
-            "id": new_id("ws"),
-            "type": "web_search_call",
-            "status": "completed",
-            "action": action,
-        }
-        self._output.append(item)
-        if self.stream:
-            self._ev(
-                out,
-                "response.output_item.added",
-                output_index=index,
-                item={**item, "status": "in_progress"},
-            )
-            self._ev(out, "response.output_item.done", output_index=index, item=item)
+        event = items.BY_KIND[tool.target.kind].delta_event(tool, fragment)
+        if event is not None:
+            self._ev(out, event[0], **event[1])
 
     # -- closing --------------------------------------------------------------------------
     def _close(self, out: list[Event], status: str = "completed") -> None:
@@ -487,16 +385,10 @@ class ResponseBuilder:
 
     def _close_message(self, out: list[Event], status: str) -> None:
         text = "".join(self._text)
-        part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
-        item = {
-            "id": self._item_id,
-            "type": "message",
-            "role": "assistant",
-            "status": status,
-            "content": [part],
-        }
+        item = message.final_item(self._item_id, text, status)
         self._output[self._open_index] = item
         if self.stream:
+            part = item["content"][0]
             ids = {"item_id": self._item_id, "output_index": self._open_index}
             self._ev(
                 out, "response.output_text.done", **ids, content_index=0, text=text, logprobs=[]
@@ -506,42 +398,32 @@ class ResponseBuilder:
 
     def _close_reasoning(self, out: list[Event]) -> None:
         text = "".join(self._text)
-        item: dict[str, Any] = {"id": self._item_id, "type": "reasoning", "summary": []}
-        if self._summary:
-            item["summary"] = [{"type": "summary_text", "text": text}]
-        # The raw text rides along so a stateless client can hand it back next turn.
-        item["content"] = [{"type": "reasoning_text", "text": text}]
-        if self._seal is not None:
-            sealed = self._seal(text)
-            if sealed:
-                item["encrypted_content"] = sealed
+        sealed = self._seal(text) if self._seal is not None else None
+        item = reasoning.final_item(self._item_id, text, self._summary, sealed)
         self._output[self._open_index] = item
         if self.stream:
             ids = {"item_id": self._item_id, "output_index": self._open_index}
-            names = _REASONING_EVENTS[self._summary]
+            names = reasoning.EVENTS[self._summary]
             part = {"type": names.part_type, "text": text}
             self._ev(out, names.done, **ids, **{names.index_key: 0}, text=text)
             self._ev(out, names.part_done, **ids, **{names.index_key: 0}, part=part)
             self._ev(out, "response.output_item.done", output_index=self._open_index, item=item)
 
-    def _close_tool(self, tool: _Tool, out: list[Event], status: str) -> None:
+    def _close_tool(self, tool: ToolCall, out: list[Event], status: str) -> None:
         if not tool.opened:
             if tool.upstream_name is None:
                 tool.closed = True
                 return  # a call with no name cannot be restored; nothing was announced
             self._open_call(tool, out)
         tool.closed = True
-        item = self._tool_item(tool, status, initial=False)
+        assert tool.target is not None
+        codec = items.BY_KIND[tool.target.kind]
+        item = codec.item(tool, status, initial=False)
         self._output[tool.output_index] = item
         if self.stream:
-            ids = {"item_id": tool.item_id, "output_index": tool.output_index}
-            assert tool.target is not None
-            if tool.target.kind == "function":
-                self._ev(
-                    out, "response.function_call_arguments.done", **ids, arguments=item["arguments"]
-                )
-            elif tool.target.kind == "custom":
-                self._ev(out, "response.custom_tool_call_input.done", **ids, input=item["input"])
+            event = codec.done_event(tool, item)
+            if event is not None:
+                self._ev(out, event[0], **event[1])
             self._ev(out, "response.output_item.done", output_index=tool.output_index, item=item)
 
     def _close_all(self, out: list[Event], status: str) -> None:
@@ -567,7 +449,7 @@ class ResponseBuilder:
     def _final(self) -> None:
         self.response["output"] = [item for item in self._output if item is not None]
         self.response["usage"] = self._usage_dict()
-        self.response["completed_at"] = int(time.time())
+        self.response["completed_at"] = self._clock()
 
     def finish(self) -> list[Event]:
         if self.done:
@@ -579,6 +461,8 @@ class ResponseBuilder:
                     code="provider.stream_truncated",
                 )
             )
+        if self.log is not None:
+            self.log.append(["z"])
         result = outcome(self._finish, self._finish_extra)
         out: list[Event] = []
         self._close_all(out, "incomplete" if result.status == "incomplete" else "completed")
@@ -607,6 +491,15 @@ class ResponseBuilder:
         """End the response as failed: close what is open, then ``error`` + ``response.failed``."""
         if self.done:
             return []
+        if self.log is not None:
+            self.log.append(
+                ["x", err.code, err.message, err.type, err.param, err.wire_code, err.status]
+            )
+        return self._fail(err)
+
+    def _fail(self, err: GodexError) -> list[Event]:
+        if self.done:
+            return []
         out: list[Event] = []
         self._close_all(out, "incomplete")
         self.done = True
@@ -628,9 +521,5 @@ class ResponseBuilder:
         return out
 
 
-def _parse_object(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text) if text else {}
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+def _usage_fields(u: Usage) -> list[int | None]:
+    return [u.input_tokens, u.output_tokens, u.cached_tokens, u.reasoning_tokens, u.total_tokens]

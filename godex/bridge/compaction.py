@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from godex.bridge.diagnostics import Diagnostics
-from godex.bridge.ids import new_id
 from godex.bridge.sealing import Sealer
 from godex.errors import InvalidRequestError
+from godex.ids import new_id
 
 KIND = "compaction"
 

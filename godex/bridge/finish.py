@@ -50,3 +50,8 @@ def outcome(raw: str | None, extra: Mapping[str, str]) -> Outcome:
             error_message=f"The provider stopped with an error (finish_reason {raw!r}).",
         )
     return Outcome("completed")
+
+
+def canonical_reason(raw: str, extra: Mapping[str, str]) -> str:
+    """A provider's finish reason in the canonical vocabulary (what ``outcome`` reads)."""
+    return _CANONICAL.get(extra.get(raw, raw), "stop")

@@ -8,45 +8,17 @@ as ``tool`` messages. Reasoning items attach to the next assistant message as
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
+from godex.bridge import items
 from godex.bridge.diagnostics import Diagnostics
+from godex.bridge.items import reasoning
+from godex.bridge.items.tool_search_call import loaded_tools
 from godex.bridge.sealing import Sealer
 from godex.providers.spec import ProviderSpec
 
 Resolver = Callable[[str], dict[str, Any] | None]
-
-REASONING_KIND = "reasoning"
-
-
-def reasoning_text(item: dict[str, Any], sealer: Sealer, diags: Diagnostics) -> str | None:
-    """The provider reasoning a reasoning item carries: sealed first, then its plain parts."""
-    blob = item.get("encrypted_content")
-    if blob:
-        payload = sealer.open(REASONING_KIND, blob)
-        if payload is not None and isinstance(payload.get("text"), str):
-            text: str = payload["text"]
-            return text
-        diags.add(
-            "ignored",
-            "input.reasoning.encrypted_content",
-            "encrypted_content was not made by this gateway or was altered; ignored",
-        )
-    for key, part_type in (("content", "reasoning_text"), ("summary", "summary_text")):
-        parts = item.get(key)
-        if isinstance(parts, list):
-            texts = [
-                p.get("text", "")
-                for p in parts
-                if isinstance(p, dict)
-                and p.get("type") == part_type
-                and isinstance(p.get("text"), str)
-            ]
-            if any(texts):
-                return "\n".join(t for t in texts if t)
-    return None
 
 
 class MessageBuilder:
@@ -108,17 +80,12 @@ class MessageBuilder:
         kind = item.get("type")
         if kind == "message":
             self._message(item, where)
-        elif kind in ("function_call", "custom_tool_call", "local_shell_call", "tool_search_call"):
+        elif kind in items.BY_CALL_ITEM:
             self._call(item, where)
-        elif kind in (
-            "function_call_output",
-            "custom_tool_call_output",
-            "local_shell_call_output",
-            "tool_search_output",
-        ):
+        elif kind in items.BY_OUTPUT_ITEM:
             self._output(item, where)
-        elif kind == "reasoning":
-            text = reasoning_text(item, self.sealer, self.diags)
+        elif kind == reasoning.KIND:
+            text = reasoning.text_of(item, self.sealer, self.diags)
             if text:
                 self._reasoning.append(text)
         elif kind == "item_reference":
@@ -180,27 +147,9 @@ class MessageBuilder:
             self._reasoning = []
 
     def _call(self, item: dict[str, Any], where: str) -> None:
-        kind = item["type"]
         call_id = item.get("call_id") or item.get("id") or ""
         namespace = item.get("namespace")
-        if kind == "function_call":
-            name = item.get("name") or ""
-            arguments = item.get("arguments") or "{}"
-        elif kind == "custom_tool_call":
-            name = item.get("name") or ""
-            arguments = json.dumps({"input": item.get("input") or ""}, ensure_ascii=False)
-        elif kind == "local_shell_call":
-            name = "shell"
-            action = item.get("action") or {}
-            args: dict[str, Any] = {"command": action.get("command") or []}
-            if action.get("working_directory"):
-                args["workdir"] = action["working_directory"]
-            if action.get("timeout_ms"):
-                args["timeout_ms"] = action["timeout_ms"]
-            arguments = json.dumps(args, ensure_ascii=False)
-        else:
-            name = "tool_search"
-            arguments = json.dumps(item.get("arguments") or {}, ensure_ascii=False)
+        name, arguments = items.BY_CALL_ITEM[item["type"]].history_call(item)
         upstream = self.names.get((namespace, name))
         if upstream is None:
             upstream = f"{namespace}__{name}" if namespace else name
@@ -235,12 +184,14 @@ class MessageBuilder:
 
     def _output(self, item: dict[str, Any], where: str) -> None:
         kind = item["type"]
-        call_id = item.get("id") if kind == "local_shell_call_output" else item.get("call_id")
-        if kind == "local_shell_call_output" and call_id not in self._open_calls:
-            call_id = item.get("call_id") or call_id
+        call_id = items.BY_OUTPUT_ITEM[kind].output_call_id(item)
+        if not isinstance(call_id, str) or call_id not in self._open_calls:
+            alt = item.get("call_id")
+            if isinstance(alt, str) and alt in self._open_calls:
+                call_id = alt
         output = item.get("output")
         if kind == "tool_search_output":
-            names = [t.get("name") for t in item.get("tools") or [] if isinstance(t, dict)]
+            names = [t.get("name") for t in loaded_tools(item)]
             text = "Tools loaded: " + ", ".join(str(n) for n in names if n)
         elif isinstance(output, list):
             text = self._tool_output_parts(output, where)

@@ -1,9 +1,9 @@
 """Responses tools → Chat Completions function declarations, and the ToolPlan to restore calls.
 
-Custom (freeform) tools become a function with one string parameter; namespaces are flattened
-to unique names; local_shell/shell become a function with a ``command`` array; client-executed
-tool_search becomes a function; web_search is served natively when the spec declares it;
-other hosted tools are dropped with a diagnostic.
+Each tool type is declared by its item kind's codec (``bridge.items``); this module only walks
+the tools, keeps names unique and valid for the provider, and applies the provider's limits.
+Namespaces are flattened to unique names; hosted tools nobody serves are dropped with a
+diagnostic.
 """
 
 from __future__ import annotations
@@ -13,31 +13,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from godex.bridge.builder import CUSTOM_TOOL_FIELD
+from godex.bridge import items
 from godex.bridge.diagnostics import Diagnostics
+from godex.bridge.items import web_search_call
+from godex.bridge.items.base import DeclareContext
+from godex.bridge.items.tool_search_call import loaded_tools
 from godex.bridge.toolplan import ToolKind, ToolPlan, ToolTarget
 from godex.providers.spec import ProviderSpec
-
-_GRAMMAR_LIMIT = 6000
-_WEB_SEARCH = (
-    "web_search",
-    "web_search_preview",
-    "web_search_2025_08_26",
-    "web_search_preview_2025_03_11",
-)
-_SHELL_PARAMETERS = {
-    "type": "object",
-    "properties": {
-        "command": {
-            "type": "array",
-            "items": {"type": "string"},
-            "description": 'The command and its arguments, e.g. ["bash", "-lc", "ls -la"].',
-        },
-        "workdir": {"type": "string", "description": "Working directory for the command."},
-        "timeout_ms": {"type": "integer", "description": "Timeout in milliseconds."},
-    },
-    "required": ["command"],
-}
 
 
 @dataclass(slots=True)
@@ -72,27 +54,6 @@ class _Namer:
         return name
 
 
-def _description(tool: dict[str, Any], spec: ProviderSpec, name: str) -> str | None:
-    desc = tool.get("description")
-    if isinstance(desc, str) and desc:
-        return desc
-    return name if spec.tool_description_required else None
-
-
-def _custom_description(tool: dict[str, Any]) -> str:
-    desc = tool.get("description") or ""
-    fmt = tool.get("format") or {}
-    text = (
-        f"{desc}\n\nThis is a freeform tool: put the raw text in the '{CUSTOM_TOOL_FIELD}' "
-        "string parameter exactly as it should be received, not JSON-encoded content."
-    )
-    if fmt.get("type") == "grammar" and isinstance(fmt.get("definition"), str):
-        definition = fmt["definition"][:_GRAMMAR_LIMIT]
-        syntax = fmt.get("syntax") or "lark"
-        text += f"\nThe text must match this {syntax} grammar:\n{definition}"
-    return text.strip()
-
-
 def declare_tools(
     tools: list[dict[str, Any]], spec: ProviderSpec, diags: Diagnostics
 ) -> ToolDeclarations:
@@ -122,56 +83,20 @@ def declare_tools(
 
     def visit(tool: dict[str, Any], where: str, namespace: str | None) -> None:
         kind = tool.get("type")
-        name = tool.get("name")
-        if kind == "function" and isinstance(name, str):
-            params = tool.get("parameters")
-            if not isinstance(params, dict):
-                params = {"type": "object", "properties": {}}
-            add(
-                "function",
-                name,
-                namespace,
-                params,
-                _description(tool, spec, name),
-                tool.get("strict"),
-            )
-        elif kind == "custom" and isinstance(name, str):
-            params = {
-                "type": "object",
-                "properties": {
-                    CUSTOM_TOOL_FIELD: {"type": "string", "description": "The raw input."}
-                },
-                "required": [CUSTOM_TOOL_FIELD],
-            }
-            add("custom", name, namespace, params, _custom_description(tool))
-        elif kind == "namespace" and isinstance(name, str) and namespace is None:
+        codec = items.BY_TOOL_TYPE.get(kind) if isinstance(kind, str) else None
+        if codec is not None:
+            codec.declare(tool, where, ctx, namespace)
+        elif kind == "namespace" and isinstance(tool.get("name"), str) and namespace is None:
             for j, inner in enumerate(tool.get("tools") or []):
                 if isinstance(inner, dict):
-                    visit(inner, f"{where}.tools[{j}]", name)
-        elif kind in ("local_shell", "shell"):
-            add(
-                "local_shell",
-                "shell",
-                None,
-                _SHELL_PARAMETERS,
-                "Run a shell command on the user's machine and return its output.",
-            )
-        elif kind == "tool_search" and tool.get("execution", "client") == "client":
-            params = tool.get("parameters")
-            if not isinstance(params, dict):
-                params = {"type": "object", "properties": {"query": {"type": "string"}}}
-            desc = tool.get("description") or "Search for more tools to load."
-            add("tool_search", "tool_search", None, params, desc)
-        elif kind in _WEB_SEARCH:
-            if spec.native_web_search:
-                if out.web_search is None:
-                    out.web_search = tool
-                    diags.add("kept", where, "web_search served by the provider's native search")
-            else:
-                diags.add("ignored", where, f"{spec.name} has no native web search; tool dropped")
+                    visit(inner, f"{where}.tools[{j}]", tool["name"])
+        elif kind in web_search_call.TOOL_TYPES:
+            if web_search_call.declare(tool, where, spec, diags, out.web_search is not None):
+                out.web_search = tool
         else:
             diags.add("ignored", where, f"tool type {kind!r} is not supported upstream; dropped")
 
+    ctx = DeclareContext(spec, diags, add, visit)
     for i, tool in enumerate(tools):
         visit(tool, f"tools[{i}]", None)
     if len(out.functions) > spec.max_tools:
@@ -187,15 +112,12 @@ def declare_tools(
     return out
 
 
-def tools_from_input(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def tools_from_input(input_items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Tool definitions that arrive inside the input (tool_search_output, additional_tools)."""
     found: list[dict[str, Any]] = []
-    for item in items:
-        kind = item.get("type")
-        if kind in ("tool_search_output", "additional_tools"):
-            tools = item.get("tools")
-            if isinstance(tools, list):
-                found.extend(t for t in tools if isinstance(t, dict))
+    for item in input_items:
+        if item.get("type") in ("tool_search_output", "additional_tools"):
+            found.extend(loaded_tools(item))
     return found
 
 

@@ -10,7 +10,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from godex.bridge.deltas import (
+from godex.errors import ProviderError
+from godex.protocol.deltas import (
     Delta,
     Finish,
     ReasoningDelta,
@@ -20,7 +21,6 @@ from godex.bridge.deltas import (
     Usage,
     WebSearchResult,
 )
-from godex.errors import ProviderError
 from godex.providers import errors
 from godex.providers.spec import ChatRequest, ProviderSpec
 

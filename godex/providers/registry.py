@@ -39,3 +39,13 @@ def build_openai_compatible_spec(
 
 def capability_keys() -> list[str]:
     return openai_compatible.capability_keys()
+
+
+def resolve_spec(
+    name: str, capabilities: dict[str, Any], base_url: str | None
+) -> ProviderSpec | None:
+    """The spec a provider config names, under any accepted spelling, with its capabilities."""
+    canonical = ALIASES.get(name, name)
+    if canonical == "openai_compatible":
+        return build_openai_compatible_spec(capabilities, base_url)
+    return SPECS.get(canonical)

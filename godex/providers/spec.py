@@ -11,28 +11,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from godex.protocol.chat import ChatRequest
+
 if TYPE_CHECKING:
-    from godex.bridge.deltas import Delta
     from godex.errors import ProviderError
+    from godex.protocol.deltas import Delta
+
+__all__ = ["ALL_TOOL_CHOICES", "ChatRequest", "ProviderHooks", "ProviderSpec", "StreamNormalizer"]
 
 ReasoningControl = Literal["none", "effort", "toggle"]
 
 ALL_TOOL_CHOICES: frozenset[str] = frozenset({"auto", "none", "required", "function"})
-
-
-@dataclass(slots=True)
-class ChatRequest:
-    """A Chat Completions request being built: the neutral result of bridge.build.
-
-    ``body`` is already a Chat Completions body with standard field names. ``thinking`` and
-    ``effort`` are the bridge's decision; the provider's hook renders them into its own fields.
-    """
-
-    body: dict[str, Any]
-    stream: bool
-    thinking: bool | None = None  # None: leave the provider's default alone
-    effort: str | None = None  # already mapped through spec.effort_map
-    web_search: dict[str, Any] | None = None  # the Responses web_search tool, served natively
 
 
 class StreamNormalizer(Protocol):

@@ -12,10 +12,11 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from godex import __version__
-from godex.bridge.ids import new_id
 from godex.errors import AuthError, GodexError, NotFoundError
+from godex.gateway.context import RequestContext
+from godex.gateway.tracing import TRACED_ROUTES, trace_record
+from godex.ids import new_id
 from godex.logging import access_log, get_logger
-from godex.server.context import RequestContext
 from godex.server.http import Receive, Scope, Send, header, read_body, send_error, send_json
 from godex.server.responses import ResponsesHandler, unexpected
 from godex.server.state import AppState
@@ -24,14 +25,15 @@ from godex.server.stored import StoredResponsesHandler
 log = get_logger("godex.server")
 
 _RESPONSES = "/v1/responses"
+_COMPACT = _RESPONSES + "/compact"
 
 
 class GodexApp:
     def __init__(self, state: AppState) -> None:
         self.state = state
-        self.responses = ResponsesHandler(state)
-        self.stored = StoredResponsesHandler(state)
-        self.stored.compact = self.responses.compactor.legacy
+        self.services = state.services
+        self.responses = ResponsesHandler(state.gateway, state.metrics)
+        self.stored = StoredResponsesHandler(state.stored)
         self._started = False
 
     # -- lifespan -------------------------------------------------------------------------
@@ -39,11 +41,11 @@ class GodexApp:
         if self._started:
             return
         self._started = True
-        state = self.state
-        await state.client.start()
+        state = self.services
+        await state.transport.start()
         state.recorder.start()
         sessions = state.sessions
-        state.metrics.set_sources(
+        self.state.metrics.set_sources(
             trace_queue_depth=lambda: float(state.recorder.queue_depth),
             trace_dropped=lambda: float(state.recorder.dropped),
             session_store_size=(
@@ -58,24 +60,24 @@ class GodexApp:
 
     async def _maintenance(self) -> None:
         """Background upkeep: session retention and the store-size gauge."""
-        sessions = self.state.sessions
+        sessions = self.services.sessions
         assert sessions is not None
-        ttl = self.state.config.session.ttl_s
+        ttl = self.services.config.session.ttl_s
         while True:
             try:
                 if ttl:
                     await sessions.prune(int(time.time()) - ttl)
-                self.state.extra["session_count"] = await sessions.count()
+                self.services.extra["session_count"] = await sessions.count()
             except Exception:
                 log.exception("session_maintenance_failed")
             await asyncio.sleep(300)
 
     async def shutdown(self) -> None:
-        state = self.state
+        state = self.services
         task = state.extra.pop("maintenance", None)
-        if task is not None:
+        if isinstance(task, asyncio.Task):
             task.cancel()
-        await state.client.close()
+        await state.transport.close()
         if state.sessions is not None:
             await state.sessions.close()
         await asyncio.get_running_loop().run_in_executor(None, state.recorder.stop)
@@ -184,10 +186,12 @@ class GodexApp:
         elif path == "/v1/models" and method == "GET":
             await send_json(send, 200, self.models())
             return
+        elif path == _COMPACT and method == "POST":
+            body = await read_body(receive, self.state.max_body_bytes)
+            await self.responses.compact(body, ctx, receive, send)
+            return
         elif path.startswith(_RESPONSES + "/"):
-            await self.stored.dispatch(
-                method, path[len(_RESPONSES) + 1 :], scope, receive, send, ctx
-            )
+            await self.stored.dispatch(method, path[len(_RESPONSES) + 1 :], scope, send)
             return
         raise NotFoundError(f"Unknown route: {method} {path}", code="server.not_found")
 
@@ -223,7 +227,7 @@ class GodexApp:
         await send_error(send, err, ctx.request_id)
 
     def health(self) -> dict[str, Any]:
-        state = self.state
+        state = self.services
         providers = []
         for name, rt in state.router.runtimes.items():
             entry: dict[str, Any] = {
@@ -256,7 +260,7 @@ class GodexApp:
             "object": "list",
             "data": [
                 {"id": mid, "object": "model", "created": created, "owned_by": "godex"}
-                for mid in self.state.router.model_ids()
+                for mid in self.services.router.model_ids()
             ],
         }
 
@@ -299,53 +303,16 @@ class GodexApp:
             )
         if ctx.error_code and ctx.error_code.startswith("provider."):
             metrics.upstream_error(provider=provider, code=ctx.error_code)
-        recorder = state.recorder
-        if recorder.enabled and ctx.route in ("responses.create", "responses.compact"):
-            recorder.record(_trace_record(ctx, duration, usage))
-
-
-def _trace_record(ctx: RequestContext, duration: float, usage: dict[str, Any]) -> Any:
-    from godex.trace.record import TraceRecord
-
-    return TraceRecord(
-        request_id=ctx.request_id,
-        ts=ctx.ts,
-        route=ctx.route,
-        method=ctx.method,
-        http_status=ctx.http_status,
-        client_key_id=ctx.client_key_id,
-        requested_model=ctx.requested_model,
-        provider=ctx.provider,
-        upstream_model=ctx.upstream_model,
-        stream=ctx.stream,
-        status=ctx.status,
-        error_code=ctx.error_code,
-        error_message=ctx.error_message,
-        upstream_message=ctx.upstream_message,
-        duration_ms=duration * 1000,
-        upstream_first_byte_ms=ctx.ms_since_start(ctx.t_upstream_first_byte),
-        first_client_byte_ms=ctx.ms_since_start(ctx.t_first_client_byte),
-        input_tokens=int(usage.get("input_tokens") or 0),
-        cached_tokens=int((usage.get("input_tokens_details") or {}).get("cached_tokens") or 0),
-        output_tokens=int(usage.get("output_tokens") or 0),
-        reasoning_tokens=int(
-            (usage.get("output_tokens_details") or {}).get("reasoning_tokens") or 0
-        ),
-        total_tokens=int(usage.get("total_tokens") or 0),
-        event_count=ctx.event_count,
-        terminal_event=ctx.terminal_event,
-        diagnostics=ctx.diagnostics,
-        request_payload=ctx.request_payload,
-        response_payload=ctx.response_payload,
-        response_id=ctx.response_id,
-    )
+        recorder = self.services.recorder
+        if recorder.enabled and ctx.route in TRACED_ROUTES:
+            recorder.record(trace_record(ctx, duration))
 
 
 def _route_label(method: str, path: str) -> str:
     if path == _RESPONSES:
         return "responses.create" if method == "POST" else "responses.probe"
     if path.startswith(_RESPONSES + "/"):
-        if path == _RESPONSES + "/compact":
+        if path == _COMPACT:
             return "responses.compact"
         return "responses.stored"
     if path == "/v1/models":

@@ -16,9 +16,10 @@ from typing import Any
 import uvicorn
 
 from godex.config.schema import GodexConfig
+from godex.gateway.wiring import load_secret
 from godex.logging import configure_logging, get_logger
 from godex.server.app import GodexApp
-from godex.server.state import build_state, load_secret
+from godex.server.state import build_state
 
 _ENV_CONFIG = "GODEX_RESOLVED_CONFIG"
 

@@ -15,42 +15,37 @@ from godex.sessions.store import SessionStore, StoredResponse
 
 
 async def load_chain(store: SessionStore, response_id: str, max_depth: int) -> list[StoredResponse]:
-    """The chain oldest first, ending with ``response_id``."""
-    chain: list[StoredResponse] = []
-    seen: set[str] = set()
-    current: str | None = response_id
-    while current is not None:
-        if current in seen:
+    """The chain oldest first, ending with ``response_id``; typed errors for what is wrong."""
+    found = await store.load_chain(response_id, max_depth)
+    if not found:
+        raise InvalidRequestError(
+            f"Previous response with id '{response_id}' not found.",
+            code="session.previous_response_not_found",
+            param="previous_response_id",
+        )
+    seen = {rec.id for rec in found}
+    if len(found) > max_depth:
+        raise SessionError(
+            f"previous_response_id chain is longer than session.max_depth ({max_depth})",
+            code="session.chain_too_deep",
+            param="previous_response_id",
+        )
+    parent = found[-1].previous_response_id
+    if parent is not None:
+        if parent in seen:
             raise SessionError(
-                f"previous_response_id chain has a cycle at '{current}'",
+                f"previous_response_id chain has a cycle at '{parent}'",
                 code="session.chain_cycle",
                 param="previous_response_id",
             )
-        if len(chain) >= max_depth:
-            raise SessionError(
-                f"previous_response_id chain is longer than session.max_depth ({max_depth})",
-                code="session.chain_too_deep",
-                param="previous_response_id",
-            )
-        seen.add(current)
-        rec = await store.get(current)
-        if rec is None:
-            if current == response_id:
-                raise InvalidRequestError(
-                    f"Previous response with id '{response_id}' not found.",
-                    code="session.previous_response_not_found",
-                    param="previous_response_id",
-                )
-            raise SessionError(
-                f"previous_response_id chain is broken: '{current}' (an ancestor of "
-                f"'{response_id}') was deleted or expired",
-                code="session.chain_broken",
-                param="previous_response_id",
-            )
-        chain.append(rec)
-        current = rec.previous_response_id
-    chain.reverse()
-    return chain
+        raise SessionError(
+            f"previous_response_id chain is broken: '{parent}' (an ancestor of "
+            f"'{response_id}') was deleted or expired",
+            code="session.chain_broken",
+            param="previous_response_id",
+        )
+    found.reverse()
+    return found
 
 
 def chain_history(chain: list[StoredResponse]) -> list[dict[str, Any]]:

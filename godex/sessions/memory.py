@@ -18,6 +18,19 @@ class MemoryStore:
     async def get(self, response_id: str) -> StoredResponse | None:
         return self._data.get(response_id)
 
+    async def load_chain(self, response_id: str, max_depth: int) -> list[StoredResponse]:
+        chain: list[StoredResponse] = []
+        seen: set[str] = set()
+        current: str | None = response_id
+        while current is not None and current not in seen and len(chain) <= max_depth:
+            rec = self._data.get(current)
+            if rec is None:
+                break
+            seen.add(current)
+            chain.append(rec)
+            current = rec.previous_response_id
+        return chain
+
     async def delete(self, response_id: str) -> bool:
         return self._data.pop(response_id, None) is not None
 

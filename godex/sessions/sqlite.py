@@ -40,7 +40,26 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX responses_created ON responses(created_at);
     """,
+    "ALTER TABLE responses ADD COLUMN replay BLOB",
 ]
+
+_COLUMNS = (
+    "id, previous_response_id, created_at, status, model, provider, upstream_model, "
+    "input_items, response, reasoning, replay"
+)
+_INSERT = f"INSERT OR REPLACE INTO responses ({_COLUMNS}) VALUES ({','.join('?' * 11)})"
+# The whole chain in one query: walk previous_response_id links, nearest first. The depth
+# bound ends the walk (a cycle included); the caller stops at the first repeated id.
+_CHAIN = f"""
+WITH RECURSIVE chain(id, depth) AS (
+    SELECT id, 0 FROM responses WHERE id = ?
+    UNION
+    SELECT r.previous_response_id, chain.depth + 1
+    FROM responses r JOIN chain ON r.id = chain.id
+    WHERE r.previous_response_id IS NOT NULL AND chain.depth < ?
+)
+SELECT {_COLUMNS} FROM responses JOIN chain USING (id) ORDER BY chain.depth
+"""
 
 
 CHECKPOINT_INTERVAL_S = 1.0
@@ -106,6 +125,7 @@ class SqliteStore:
             _enc(rec.input_items),
             rec.response_json if rec.response_json is not None else _enc(rec.response),
             _enc(rec.reasoning),
+            rec.replay,
         )
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((row, fut))
@@ -134,9 +154,22 @@ class SqliteStore:
 
     async def get(self, response_id: str) -> StoredResponse | None:
         row = await self._run(
-            lambda db: db.execute("SELECT * FROM responses WHERE id = ?", (response_id,)).fetchone()
+            lambda db: db.execute(
+                f"SELECT {_COLUMNS} FROM responses WHERE id = ?", (response_id,)
+            ).fetchone()
         )
         return None if row is None else _record(row)
+
+    async def load_chain(self, response_id: str, max_depth: int) -> list[StoredResponse]:
+        rows = await self._run(lambda db: db.execute(_CHAIN, (response_id, max_depth)).fetchall())
+        chain: list[StoredResponse] = []
+        seen: set[str] = set()
+        for row in rows:
+            if row[0] in seen:
+                break
+            seen.add(row[0])
+            chain.append(_record(row))
+        return chain
 
     async def delete(self, response_id: str) -> bool:
         cur = await self._run(
@@ -180,7 +213,7 @@ class SqliteStore:
 def _insert(db: sqlite3.Connection, *, rows: list[tuple[Any, ...]]) -> None:
     db.execute("BEGIN")
     try:
-        db.executemany("INSERT OR REPLACE INTO responses VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+        db.executemany(_INSERT, rows)
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
@@ -203,4 +236,5 @@ def _record(row: tuple[Any, ...]) -> StoredResponse:
         response=response,
         usage=response.get("usage"),
         reasoning=_dec(row[9]),
+        replay=row[10],
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from godex.bridge.ids import new_id
+from godex.ids import new_id
 
 Order = Literal["asc", "desc"]
 
@@ -36,11 +36,19 @@ class StoredResponse:
     # The response already encoded for the client, when there is one: stored as is, so a
     # stored response is serialised once, not twice.
     response_json: bytes | None = None
+    # The builder log of a streamed response (JSON): its replay yields the events sent live.
+    replay: bytes | None = None
 
 
 class SessionStore(Protocol):
     async def put(self, rec: StoredResponse) -> None: ...
     async def get(self, response_id: str) -> StoredResponse | None: ...
+    async def load_chain(self, response_id: str, max_depth: int) -> list[StoredResponse]:
+        """``response_id`` and its ``previous_response_id`` ancestors, newest first, at most
+        ``max_depth + 1`` of them, in one round trip where the backend can (it stops at a
+        missing ancestor or a repeated id; the caller judges what the walk found)."""
+        ...
+
     async def delete(self, response_id: str) -> bool: ...
     async def list_input_items(
         self, response_id: str, *, after: str | None, limit: int, order: Order

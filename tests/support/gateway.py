@@ -78,7 +78,7 @@ def run_gateway(
 ) -> Iterator[RunningGateway]:
     app = create_app(config)
     if keepalive_s is not None:
-        app.state.keepalive_s = keepalive_s
+        app.state.services.keepalive_s = keepalive_s
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))

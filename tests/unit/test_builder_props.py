@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from godex.bridge.builder import ResponseBuilder
-from godex.bridge.deltas import (
+from godex.bridge.toolplan import ToolPlan, ToolTarget
+from godex.protocol.deltas import (
     Delta,
     Finish,
     ReasoningDelta,
@@ -18,7 +19,6 @@ from godex.bridge.deltas import (
     UpstreamError,
     Usage,
 )
-from godex.bridge.toolplan import ToolPlan, ToolTarget
 from tests.support.stream_checker import check_stream, sdk_accumulate
 
 PLAN = ToolPlan(

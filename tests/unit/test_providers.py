@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from godex.bridge.deltas import ReasoningDelta, TextDelta, ToolCallDelta
 from godex.errors import ConfigError
+from godex.protocol.deltas import ReasoningDelta, TextDelta, ToolCallDelta
 from godex.providers import registry
 from godex.providers.base import ThinkSplitter
 from godex.providers.spec import ChatRequest

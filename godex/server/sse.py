@@ -1,4 +1,4 @@
-"""Responses SSE framing: ``event: <type>\\ndata: <json>\\n\\n`` per event."""
+"""Responses SSE framing, the HTTP encoding of gateway events: ``event: <type>\\ndata: <json>``."""
 
 from __future__ import annotations
 

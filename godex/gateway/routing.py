@@ -1,4 +1,4 @@
-"""Model resolution and provider runtimes.
+"""Model resolution: a request's model to a provider runtime and an upstream model.
 
 A request's ``model`` resolves, in order: ``provider/model`` for a configured provider, an exact
 alias, the ``"*"`` alias, then ``default_provider/<model>``.
@@ -8,48 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from godex.config.schema import GodexConfig, ProviderConfig
+from godex.config.schema import GodexConfig
 from godex.errors import InvalidRequestError, ProviderUnavailable
-from godex.providers.spec import ProviderSpec
-
-
-@dataclass(slots=True)
-class ProviderRuntime:
-    """A configured provider ready to call: spec, URL and headers computed once."""
-
-    name: str
-    config: ProviderConfig
-    spec: ProviderSpec
-    url: str
-    headers: dict[str, str]
-    unavailable_reason: str | None = None
-
-    def ensure_available(self) -> None:
-        if self.unavailable_reason is not None:
-            raise ProviderUnavailable(
-                f"provider '{self.name}' is unavailable: {self.unavailable_reason}",
-                code="provider.unavailable",
-            )
+from godex.providers.runtime import ProviderRuntime
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
     provider: ProviderRuntime
     upstream_model: str
-
-
-def build_runtime(cfg: ProviderConfig, spec: ProviderSpec) -> ProviderRuntime:
-    base_url = (cfg.base_url or spec.default_base_url).rstrip("/")
-    url = base_url if base_url.endswith("/chat/completions") else base_url + "/chat/completions"
-    headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
-    reason = cfg.unavailable_reason
-    if cfg.api_key:
-        headers.update(spec.hooks.auth_headers(spec, cfg.api_key))
-    elif reason is None:
-        var = cfg.api_key_env or spec.api_key_env
-        reason = f"no API key: set the environment variable {var}"
-    headers.update(cfg.headers)
-    return ProviderRuntime(cfg.name, cfg, spec, url, headers, reason)
 
 
 class ModelRouter:

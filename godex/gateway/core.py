@@ -1,0 +1,33 @@
+"""The gateway core every front door calls: open a turn, get an ``Exchange``.
+
+``open`` resolves the model, loads history, plans the upstream request, lets the provider patch
+it and opens the upstream exchange; anything that fails up to there raises a ``GodexError``
+before the client has seen a byte. Compaction turns take their own sequence of the same steps.
+"""
+
+from __future__ import annotations
+
+from godex.bridge.compaction import has_trigger
+from godex.bridge.request import ResponsesRequest
+from godex.gateway.compaction import open_compaction
+from godex.gateway.context import RequestContext
+from godex.gateway.exchange import TurnExchange
+from godex.gateway.pipeline import Exchange, Pipeline, encode_json
+
+
+class Gateway(Pipeline):
+    async def open(self, req: ResponsesRequest, ctx: RequestContext) -> Exchange:
+        ctx.stream = req.stream
+        if has_trigger(req.input_items):
+            return await open_compaction(self, req, ctx, legacy=False)
+        route = self.route(req, ctx)
+        history = await self.history(req)
+        plan = self.plan(req, history, route)
+        self.note_plan(plan, ctx)
+        upstream = await self.call(route, encode_json(plan.chat.body), ctx)
+        builder = self.make_builder(req, plan, route, stream=req.stream)
+        return TurnExchange(self, req, route, builder, upstream, ctx)
+
+    async def open_legacy_compaction(self, req: ResponsesRequest, ctx: RequestContext) -> Exchange:
+        """POST /v1/responses/compact: the unary compaction older Codex versions send."""
+        return await open_compaction(self, req, ctx, legacy=True)

@@ -1,0 +1,212 @@
+"""The pipeline's steps, shared by every kind of turn: route, history, plan, call, build, persist.
+
+Nothing here knows HTTP. ``gateway.core`` strings the steps together per kind of turn.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+import msgspec
+
+from godex.bridge.builder import Event, ResponseBuilder
+from godex.bridge.compaction import expand_compactions
+from godex.bridge.diagnostics import Diagnostics
+from godex.bridge.output_contract import check_output
+from godex.bridge.plan import BridgePlan, build_chat_request
+from godex.bridge.request import ResponsesRequest
+from godex.errors import GodexError, ProviderError
+from godex.gateway.context import RequestContext
+from godex.gateway.history import History, load_history
+from godex.gateway.persist import persist
+from godex.gateway.routing import Route
+from godex.gateway.wiring import Services
+from godex.ids import new_id
+from godex.logging import get_logger
+from godex.protocol.deltas import UpstreamError
+from godex.upstream.transport import UpstreamResponse
+
+log = get_logger("godex.gateway")
+
+encode_json = msgspec.json.Encoder().encode
+
+# Request fields a Response object repeats back (contract §2).
+_ECHO_FIELDS = (
+    "instructions",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "temperature",
+    "top_p",
+    "max_output_tokens",
+    "previous_response_id",
+    "reasoning",
+    "text",
+    "truncation",
+    "store",
+    "metadata",
+    "user",
+    "safety_identifier",
+    "prompt_cache_key",
+    "service_tier",
+    "max_tool_calls",
+    "top_logprobs",
+    "background",
+)
+
+
+@dataclasses.dataclass(slots=True)
+class Completed:
+    """A finished sync exchange: the Response and the exact bytes the client gets."""
+
+    response: dict[str, Any]
+    encoded: bytes
+
+
+class Exchange(Protocol):
+    """One opened turn. ``start`` then ``stream``, or ``complete``; ``close`` always."""
+
+    finished: bool  # set just before ``stream`` yields its terminal batch
+
+    def start(self) -> list[Event]: ...
+
+    def stream(self) -> AsyncIterator[list[Event]]:
+        """Event batches; the last holds the one terminal event, sent after persisting."""
+        ...
+
+    async def complete(self) -> Completed: ...
+
+    def close(self) -> None: ...
+
+
+def error_from_delta(delta: UpstreamError) -> ProviderError:
+    return ProviderError(delta.message, code=delta.code, status=delta.status or 502)
+
+
+def note_result(ctx: RequestContext, response: dict[str, Any], event_count: int) -> None:
+    ctx.response_id = response.get("id")
+    ctx.status = response.get("status") or "completed"
+    ctx.usage = response.get("usage")
+    ctx.event_count = event_count
+    err = response.get("error")
+    if err:
+        ctx.error_code = err.get("code")
+        ctx.error_message = err.get("message")
+    if ctx.stream:
+        ctx.terminal_event = "response." + ctx.status
+
+
+class Pipeline:
+    """The steps of a turn; each kind of turn (answer, compaction) runs its own sequence."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    # -- steps ----------------------------------------------------------------------------
+    def route(self, req: ResponsesRequest, ctx: RequestContext) -> Route:
+        ctx.requested_model = req.model
+        route = self.services.router.resolve(req.model)
+        ctx.provider = route.provider.name
+        ctx.upstream_model = route.upstream_model
+        route.provider.ensure_available()
+        return route
+
+    async def history(self, req: ResponsesRequest) -> History:
+        s = self.services
+        return await load_history(req, s.sessions, s.config.session.max_depth, s.sealer)
+
+    def plan(self, req: ResponsesRequest, history: History, route: Route) -> BridgePlan:
+        """Bridge plan + provider patch. Compaction items become their summaries first."""
+        sealer = self.services.sealer
+        diags = Diagnostics()
+        items = history.items
+        if items:
+            items = expand_compactions(items, sealer, diags)
+        planned = req
+        own = expand_compactions(req.input_items, sealer, diags)
+        if own is not req.input_items:
+            planned = dataclasses.replace(req, input_items=own)
+        spec = route.provider.spec
+        plan = build_chat_request(
+            planned, items, route.upstream_model, spec, sealer, history.resolve
+        )
+        for d in diags.items:
+            plan.diagnostics.add(d.action, d.subject, d.detail)
+        spec.hooks.patch_request(spec, plan.chat)
+        return plan
+
+    def note_plan(self, plan: BridgePlan, ctx: RequestContext) -> None:
+        if plan.diagnostics.items:
+            ctx.diagnostics = plan.diagnostics.as_dicts()
+            log.debug("compatibility", request_id=ctx.request_id, diagnostics=ctx.diagnostics)
+
+    async def call(self, route: Route, payload: bytes, ctx: RequestContext) -> UpstreamResponse:
+        """Open the upstream exchange; an HTTP error status becomes the provider's typed error."""
+        rt = route.provider
+        ctx.t_upstream = time.perf_counter()
+        resp = await self.services.transport.open(rt.request(payload))
+        ctx.t_upstream_first_byte = time.perf_counter()
+        if resp.status >= 400:
+            try:
+                raw = await resp.read()
+            except ProviderError:
+                raw = b""
+            finally:
+                resp.release()
+            err = rt.spec.hooks.error_from_http(rt.spec, resp.status, raw, resp.headers)
+            ctx.upstream_message = err.upstream_message or err.message
+            raise err
+        return resp
+
+    def make_builder(
+        self, req: ResponsesRequest, plan: BridgePlan, route: Route, stream: bool
+    ) -> ResponseBuilder:
+        raw = req.raw
+        echo = {k: raw[k] for k in _ECHO_FIELDS if k in raw}
+        echo["store"] = req.store
+        seal = None
+        if plan.include_encrypted:
+            sealer = self.services.sealer
+
+            def seal(text: str) -> str | None:
+                return sealer.seal("reasoning", {"text": text})
+
+        contract = plan.contract
+        check = None
+        if contract is not None:
+
+            def check(response: dict[str, Any]) -> GodexError | None:
+                return check_output(contract, response)
+
+        return ResponseBuilder(
+            response_id=new_id("resp"),
+            model=req.model,
+            created_at=int(time.time()),
+            echo=echo,
+            tool_plan=plan.tool_plan,
+            stream=stream,
+            finish_extra=route.provider.spec.finish_reasons,
+            reasoning_as_summary=plan.reasoning_summary,
+            seal_reasoning=seal,
+            output_check=check,
+            # A stored stream keeps its builder log, so a replay yields the same events.
+            record=stream and req.store and self.services.sessions is not None,
+        )
+
+    async def persist(
+        self,
+        req: ResponsesRequest,
+        route: Route,
+        response: dict[str, Any],
+        encoded: bytes | None = None,
+        builder: ResponseBuilder | None = None,
+    ) -> None:
+        store = self.services.sessions
+        if store is None or not req.store:
+            return
+        log = builder.recording() if builder is not None else None
+        replay = encode_json(log) if log is not None else None
+        await persist(store, req, route, response, encoded, replay)

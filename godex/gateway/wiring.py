@@ -1,0 +1,99 @@
+"""Everything the gateway core holds, built once from the typed config.
+
+Wired here, where it is built: the router over provider runtimes, the one upstream transport,
+the sealer, the session store and the trace recorder. The server adds only HTTP concerns.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import godex.providers.registry as registry
+from godex.bridge.sealing import Sealer
+from godex.config.schema import GodexConfig
+from godex.gateway.routing import ModelRouter
+from godex.providers.runtime import ProviderRuntime, build_runtime
+from godex.sessions.factory import open_store
+from godex.sessions.store import SessionStore
+from godex.trace.recorder import NoopRecorder, TraceRecorder, make_recorder
+from godex.upstream.aiohttp_transport import AiohttpTransport
+from godex.upstream.transport import Transport
+
+
+def load_secret(config: GodexConfig) -> bytes:
+    """The HMAC secret for encrypted_content: configured, or created once under data_dir.
+
+    Kept in a file so restarts and every worker process share it: a blob sealed by one
+    worker must open in another.
+    """
+    if config.server.secret:
+        return config.server.secret.encode()
+    path = Path(config.server.data_dir) / "secret"
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(32).encode()
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(value)
+    os.chmod(tmp, 0o600)
+    try:
+        os.link(tmp, path)  # atomic create-if-absent: concurrent workers agree on one secret
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_bytes().strip()
+
+
+@dataclass(slots=True)
+class UnsupportedProvider:
+    name: str
+    spec: str
+    reason: str
+
+
+@dataclass
+class Services:
+    config: GodexConfig
+    router: ModelRouter
+    unsupported: list[UnsupportedProvider]
+    transport: Transport
+    sealer: Sealer
+    recorder: TraceRecorder | NoopRecorder
+    sessions: SessionStore | None = None
+    # How long a stream may stay quiet before the client gets a keep-alive event.
+    keepalive_s: float = 10.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def build_runtimes(
+    config: GodexConfig,
+) -> tuple[dict[str, ProviderRuntime], list[UnsupportedProvider]]:
+    runtimes: dict[str, ProviderRuntime] = {}
+    unsupported: list[UnsupportedProvider] = []
+    for name, pcfg in config.providers.items():
+        spec = registry.resolve_spec(pcfg.spec, pcfg.capabilities, pcfg.base_url)
+        if spec is None:
+            unsupported.append(UnsupportedProvider(name, pcfg.spec, "unknown spec"))
+            continue
+        runtimes[name] = build_runtime(pcfg, spec)
+    return runtimes, unsupported
+
+
+def build_services(config: GodexConfig, transport: Transport | None = None) -> Services:
+    runtimes, unsupported = build_runtimes(config)
+    return Services(
+        config=config,
+        router=ModelRouter(config, runtimes),
+        unsupported=unsupported,
+        transport=transport or AiohttpTransport(),
+        sealer=Sealer(load_secret(config)),
+        recorder=make_recorder(config.trace),
+        sessions=open_store(config.session),
+    )

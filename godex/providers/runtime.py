@@ -1,0 +1,55 @@
+"""A configured provider ready to call: spec, URL, headers and timeouts computed once.
+
+This is the per-provider state the resilience wrappers (retry budget, circuit breaker) will hang
+on; it lives below the gateway so nothing above needs to know how a provider is reached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from godex.config.schema import ProviderConfig
+from godex.errors import ProviderUnavailable
+from godex.providers.spec import ProviderSpec
+from godex.upstream.transport import Timeouts, UpstreamRequest
+
+
+@dataclass(slots=True)
+class ProviderRuntime:
+    name: str
+    config: ProviderConfig
+    spec: ProviderSpec
+    url: str
+    headers: dict[str, str]
+    unavailable_reason: str | None = None
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+    def ensure_available(self) -> None:
+        if self.unavailable_reason is not None:
+            raise ProviderUnavailable(
+                f"provider '{self.name}' is unavailable: {self.unavailable_reason}",
+                code="provider.unavailable",
+            )
+
+    def request(self, body: bytes) -> UpstreamRequest:
+        return UpstreamRequest(self.url, self.headers, body, self.timeouts, self.name)
+
+
+def build_runtime(cfg: ProviderConfig, spec: ProviderSpec) -> ProviderRuntime:
+    base_url = (cfg.base_url or spec.default_base_url).rstrip("/")
+    url = base_url if base_url.endswith("/chat/completions") else base_url + "/chat/completions"
+    headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+    reason = cfg.unavailable_reason
+    if cfg.api_key:
+        headers.update(spec.hooks.auth_headers(spec, cfg.api_key))
+    elif reason is None:
+        var = cfg.api_key_env or spec.api_key_env
+        reason = f"no API key: set the environment variable {var}"
+    headers.update(cfg.headers)
+    timeouts = Timeouts(
+        connect_ms=cfg.connect_timeout_ms,
+        first_byte_ms=cfg.first_byte_timeout_ms,
+        idle_ms=cfg.idle_timeout_ms,
+        total_ms=cfg.timeout_ms,
+    )
+    return ProviderRuntime(cfg.name, cfg, spec, url, headers, reason, timeouts)
