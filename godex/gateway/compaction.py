@@ -17,6 +17,7 @@ from godex.errors import GodexError, ProviderError
 from godex.gateway.context import RequestContext
 from godex.gateway.pipeline import (
     Completed,
+    OpenedTurn,
     Pipeline,
     encode_json,
     error_from_delta,
@@ -98,7 +99,7 @@ async def _summarise(
     return text, usage
 
 
-class CompactionExchange:
+class CompactionExchange(OpenedTurn):
     def __init__(
         self,
         gateway: Pipeline,
@@ -110,17 +111,9 @@ class CompactionExchange:
         *,
         legacy: bool,
     ) -> None:
-        self.gateway = gateway
-        self.req = req
-        self.route = route
-        self.builder = builder
+        super().__init__(gateway, req, route, builder, ctx)
         self.call = call
-        self.ctx = ctx
-        self.finished = False
         self.legacy = legacy
-
-    def start(self) -> list[Event]:
-        return self.builder.start()
 
     def close(self) -> None:
         if not self.call.done():

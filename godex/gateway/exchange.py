@@ -13,7 +13,14 @@ from godex.bridge.builder import Event, ResponseBuilder
 from godex.bridge.request import ResponsesRequest
 from godex.errors import GodexError, UpstreamTimeout
 from godex.gateway.context import RequestContext
-from godex.gateway.pipeline import Completed, Pipeline, encode_json, error_from_delta, note_result
+from godex.gateway.pipeline import (
+    Completed,
+    OpenedTurn,
+    Pipeline,
+    encode_json,
+    error_from_delta,
+    note_result,
+)
 from godex.gateway.routing import Route
 from godex.protocol.deltas import UpstreamError
 from godex.upstream.decode import decode_body, decode_payload
@@ -21,7 +28,7 @@ from godex.upstream.sse import SSEReader
 from godex.upstream.transport import UpstreamResponse
 
 
-class TurnExchange:
+class TurnExchange(OpenedTurn):
     """One opened answer turn."""
 
     def __init__(
@@ -33,16 +40,8 @@ class TurnExchange:
         upstream: UpstreamResponse,
         ctx: RequestContext,
     ) -> None:
-        self.gateway = gateway
-        self.req = req
-        self.route = route
-        self.builder = builder
+        super().__init__(gateway, req, route, builder, ctx)
         self.upstream = upstream
-        self.ctx = ctx
-        self.finished = False
-
-    def start(self) -> list[Event]:
-        return self.builder.start()
 
     def close(self) -> None:
         self.upstream.release()

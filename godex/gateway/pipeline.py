@@ -82,6 +82,24 @@ class Exchange(Protocol):
     def close(self) -> None: ...
 
 
+class OpenedTurn:
+    """What every kind of opened turn holds: its request, route, builder and context."""
+
+    def __init__(
+        self, gateway: Pipeline, req: ResponsesRequest, route: Route, builder: ResponseBuilder,
+        ctx: RequestContext,
+    ) -> None:  # fmt: skip
+        self.gateway = gateway
+        self.req = req
+        self.route = route
+        self.builder = builder
+        self.ctx = ctx
+        self.finished = False
+
+    def start(self) -> list[Event]:
+        return self.builder.start()
+
+
 def error_from_delta(delta: UpstreamError) -> ProviderError:
     return ProviderError(delta.message, code=delta.code, status=delta.status or 502)
 

@@ -14,15 +14,7 @@ import openai
 from tests.fakes.replay_upstream import FakeUpstream, Reply, chunk, completion_body, sse, usage
 from tests.support.gateway import make_config, provider, run_gateway
 from tests.support.stream_checker import check_stream
-
-
-def _events(text: str) -> list[dict[str, Any]]:
-    return [
-        json.loads(line[5:])
-        for block in text.split("\n\n")
-        for line in block.splitlines()
-        if line.startswith("data:")
-    ]
+from tests.support.stream_checker import sse_events as _events
 
 
 def _wait(predicate: Any, timeout: float = 10.0) -> bool:

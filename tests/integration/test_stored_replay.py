@@ -14,21 +14,13 @@ from godex.config.schema import SessionConfig
 from tests.fakes.replay_upstream import FakeUpstream, Reply, chunk, completion_body, sse, usage
 from tests.support.gateway import RunningGateway, make_config, provider, run_gateway
 from tests.support.stream_checker import check_stream
+from tests.support.stream_checker import sse_events as _events
 
 PATCH = '*** Begin Patch\n*** Add File: a.txt\n+hello "world"\n*** End Patch\n'
 TOOLS = [
     {"type": "function", "name": "get_weather", "parameters": {"type": "object"}},
     {"type": "custom", "name": "apply_patch", "description": "patch files"},
 ]
-
-
-def _events(text: str) -> list[dict[str, Any]]:
-    return [
-        json.loads(line[5:])
-        for block in text.split("\n\n")
-        for line in block.splitlines()
-        if line.startswith("data:")
-    ]
 
 
 def _call(index: int, call_id: str | None, name: str | None, args: str) -> dict[str, Any]:

@@ -117,3 +117,15 @@ def sdk_accumulate(events: list[dict[str, Any]]) -> Any:
         event = construct_type_unchecked(type_=ResponseStreamEvent, value=raw)  # type: ignore[arg-type]
         state.handle_event(event)
     return state
+
+
+def sse_events(text: str) -> list[dict[str, Any]]:
+    """The JSON ``data`` of every event in a Responses SSE body."""
+    import json
+
+    return [
+        json.loads(line[5:])
+        for block in text.split("\n\n")
+        for line in block.splitlines()
+        if line.startswith("data:")
+    ]
