@@ -26,6 +26,7 @@ class RequestContext:
     error_message: str | None = None
     upstream_message: str | None = None
     t_upstream: float | None = None  # when the upstream request was sent
+    deadline: float | None = None  # loop time by which the upstream exchange must end
     t_upstream_first_byte: float | None = None
     t_first_client_byte: float | None = None
     usage: dict[str, Any] | None = None

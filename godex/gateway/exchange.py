@@ -17,6 +17,7 @@ from godex.gateway.pipeline import (
     Completed,
     OpenedTurn,
     Pipeline,
+    deadline_exceeded,
     encode_json,
     error_from_delta,
     note_result,
@@ -48,7 +49,11 @@ class TurnExchange(OpenedTurn):
 
     async def complete(self) -> Completed:
         rt = self.route.provider
-        raw = await self.upstream.read()
+        try:
+            async with asyncio.timeout_at(self.ctx.deadline):
+                raw = await self.upstream.read()
+        except TimeoutError as exc:
+            raise deadline_exceeded(self.route) from exc
         deltas = rt.spec.hooks.normalize_body(rt.spec, decode_body(raw))
         for d in deltas:
             if isinstance(d, UpstreamError):
@@ -89,29 +94,36 @@ class TurnExchange(OpenedTurn):
         idle = rt.timeouts.idle_ms / 1000
         keepalive = self.gateway.services.keepalive_s
         last_data = last_sent = loop.time()
+        deadline = self.ctx.deadline or last_data + rt.timeouts.total_ms / 1000
         feed = builder.feed_into
+        events: list[Event] = []
         try:
-            async for chunk in self.upstream.chunks(keepalive):
+            # Quiet ticks at least every second, so the deadline holds on a silent upstream.
+            async for chunk in self.upstream.chunks(min(keepalive, 1.0)):
                 now = loop.time()
-                events: list[Event] = []
+                events = []
                 if chunk is not None:
                     payloads = reader.feed(chunk)
                     if payloads:
                         last_data = now
                         for data in payloads:
-                            for obj in decode_payload(data):
+                            for obj in decode_payload(data, strict=True):
                                 for delta in normalizer.feed(obj):
                                     feed(delta, events)
                 if now - last_data > idle:
                     raise UpstreamTimeout(
-                        f"{rt.name}: no data from the upstream for {rt.timeouts.idle_ms} ms",
+                        f"{rt.name}: no data from the upstream for {rt.timeouts.idle_ms} ms "
+                        "(idle_timeout_ms)",
                         code="provider.idle_timeout",
                     )
+                if now > deadline:
+                    raise deadline_exceeded(self.route)
                 if builder.done:
                     tail += events
                     return
                 if reader.done:
                     tail += events
+                    events = []
                     break
                 if not events:
                     if now - last_sent < keepalive:
@@ -119,9 +131,10 @@ class TurnExchange(OpenedTurn):
                     # Comments don't reset Codex's idle timer; a real event does.
                     events = builder.keepalive()
                 last_sent = now
-                yield events
+                batch, events = events, []
+                yield batch
             for data in reader.close():
-                for obj in decode_payload(data):
+                for obj in decode_payload(data, strict=True):
                     for delta in normalizer.feed(obj):
                         feed(delta, tail)
             for delta in normalizer.finish():
@@ -129,4 +142,6 @@ class TurnExchange(OpenedTurn):
             if not builder.done:
                 tail += builder.finish()
         except GodexError as err:
+            # Events of the chunk that failed were built but not sent: they go out first.
+            tail += events
             tail += builder.fail(err)

@@ -5,6 +5,7 @@ Nothing here knows HTTP. ``gateway.core`` strings the steps together per kind of
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator
@@ -18,7 +19,7 @@ from godex.bridge.diagnostics import Diagnostics
 from godex.bridge.output_contract import check_output
 from godex.bridge.plan import BridgePlan, build_chat_request
 from godex.bridge.request import ResponsesRequest
-from godex.errors import GodexError, ProviderError
+from godex.errors import GodexError, ProviderError, UpstreamTimeout
 from godex.gateway.context import RequestContext
 from godex.gateway.history import History, load_history
 from godex.gateway.persist import persist
@@ -100,6 +101,14 @@ class OpenedTurn:
         return self.builder.start()
 
 
+def deadline_exceeded(route: Route) -> UpstreamTimeout:
+    rt = route.provider
+    return UpstreamTimeout(
+        f"{rt.name}: the upstream exchange took longer than {rt.timeouts.total_ms} ms (timeout_ms)",
+        code="provider.deadline_exceeded",
+    )
+
+
 def error_from_delta(delta: UpstreamError) -> ProviderError:
     return ProviderError(delta.message, code=delta.code, status=delta.status or 502)
 
@@ -165,7 +174,12 @@ class Pipeline:
         """Open the upstream exchange; an HTTP error status becomes the provider's typed error."""
         rt = route.provider
         ctx.t_upstream = time.perf_counter()
-        resp = await self.services.transport.open(rt.request(payload))
+        ctx.deadline = asyncio.get_running_loop().time() + rt.timeouts.total_ms / 1000
+        try:
+            async with asyncio.timeout_at(ctx.deadline):
+                resp = await self.services.transport.open(rt.request(payload))
+        except TimeoutError as exc:
+            raise deadline_exceeded(route) from exc
         ctx.t_upstream_first_byte = time.perf_counter()
         if resp.status >= 400:
             try:

@@ -53,13 +53,14 @@ def _split_concatenated(text: bytes) -> list[dict[str, Any]]:
     return out
 
 
-def decode_payload(data: bytes) -> list[dict[str, Any]]:
+def decode_payload(data: bytes, *, strict: bool = False) -> list[dict[str, Any]]:
     """One SSE data payload → JSON objects.
 
     Recovers GLM's glued frames (a truncated event followed by ``data: {…}`` on the same
-    line): the broken head is dropped, the tail parsed. Unparseable junk yields nothing
-    rather than aborting the stream. Valid JSON is never split, even if its text contains
-    ``data:``.
+    line): the broken head is dropped, the tail parsed. Valid JSON is never split, even if its
+    text contains ``data:``. A payload nothing can be recovered from (not JSON, invalid UTF-8)
+    yields nothing, or with ``strict`` raises ``provider.bad_response``: a stream must not end
+    "completed" with a piece of the answer silently missing.
     """
     try:
         obj = _decode(data)
@@ -73,8 +74,15 @@ def decode_payload(data: bytes) -> list[dict[str, Any]]:
             piece = piece.strip()
             if piece and piece != b"[DONE]":
                 out.extend(_objects(piece))
-        return out
-    return _split_concatenated(data)
+    else:
+        out = _split_concatenated(data)
+    if not out and strict and data.strip():
+        raise ProviderError(
+            "upstream sent a stream chunk that is not valid JSON: "
+            + data[:200].decode("utf-8", "replace"),
+            code="provider.bad_response",
+        )
+    return out
 
 
 def decode_body(raw: bytes) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx2 as httpx
 import openai
+import pytest
 
 from tests.fakes.replay_upstream import FakeUpstream, Reply, chunk, completion_body, sse, usage
 from tests.support.gateway import make_config, provider, run_gateway
@@ -85,18 +86,27 @@ def test_connect_failure_is_typed(tmp_path: Path) -> None:
     assert resp.json()["error"]["godex_code"] == "provider.connect_failed"
 
 
-def test_malformed_chunk_is_skipped_not_fatal(
-    client: openai.OpenAI, upstream: FakeUpstream
+@pytest.mark.parametrize("junk", [b"data: {not json\n\n", b'data: {"a": "\xff\xfe"}\n\n'])
+def test_malformed_chunk_fails_the_stream_keeping_the_partial_output(
+    http: httpx.Client, upstream: FakeUpstream, junk: bytes
 ) -> None:
+    # Issue 14 reversed the old tolerance: skipping a chunk silently lost answer text.
     upstream.push(
         Reply(
             sse(chunk("ok "), done=False)
-            + b"data: {not json\n\n"
+            + junk
             + sse(chunk("still"), chunk("", finish="stop", usage=usage()))
         )
     )
-    with client.responses.stream(model="gpt-5.5", input="x") as stream:
-        assert stream.get_final_response().output_text == "ok still"
+    resp = http.post("/v1/responses", json={"model": "gpt-5.5", "input": "x", "stream": True})
+    events = _events(resp.text)
+    final = check_stream(events)
+    assert final["status"] == "failed"
+    assert final["error"]["code"] == "provider.bad_response"
+    assert final["output"][0]["content"][0]["text"] == "ok "
+    assert final["output"][0]["status"] == "incomplete"
+    errors = [e for e in events if e["type"] == "error"]
+    assert len(errors) == 1 and errors[0]["code"] == "provider.bad_response"
 
 
 SCHEMA = {

@@ -1,0 +1,73 @@
+"""Each upstream bound is enforced and named when it fires: the whole-exchange deadline above all."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+
+from godex.errors import GodexError
+from godex.upstream.aiohttp_transport import _mapped
+from godex.upstream.transport import Timeouts
+from tests.fakes.replay_upstream import FakeUpstream, Reply, chunk, completion_body, sse, usage
+from tests.support.gateway import RunningGateway, make_config, provider, run_gateway
+from tests.support.stream_checker import check_stream, sse_events
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningGateway, FakeUpstream]]:
+    tmp: Path = tmp_path_factory.mktemp("deadline")
+    with FakeUpstream() as upstream:
+        ds = provider("ds", "deepseek", upstream.base_url, timeout_ms=800)
+        with run_gateway(make_config(tmp, [ds])) as gateway:
+            yield gateway, upstream
+
+
+def _drip(body: bytes) -> Reply:
+    """Every byte on its own, 0.1 s apart: never idle, never done in time."""
+    return Reply(body=body, chunks=[body[i : i + 1] for i in range(len(body))], pause_s=0.1)
+
+
+def test_a_dripping_sync_answer_ends_at_timeout_ms(gw: tuple[RunningGateway, FakeUpstream]) -> None:
+    gateway, upstream = gw
+    reply = _drip(json.dumps(completion_body("slow")).encode())
+    reply.content_type = "application/json"
+    upstream.push(reply)
+    started = time.monotonic()
+    with httpx.Client(base_url=gateway.base_url, timeout=20) as c:
+        resp = c.post("/v1/responses", json={"model": "m", "input": "x"})
+    elapsed = time.monotonic() - started
+    assert resp.status_code == 504
+    error = resp.json()["error"]
+    assert error["godex_code"] == "provider.deadline_exceeded"
+    assert "timeout_ms" in error["message"] and "800 ms" in error["message"]
+    assert elapsed < 5
+
+
+def test_a_dripping_stream_fails_at_timeout_ms(gw: tuple[RunningGateway, FakeUpstream]) -> None:
+    gateway, upstream = gw
+    body = sse(*[chunk(f"w{i} ") for i in range(40)], chunk("", finish="stop", usage=usage()))
+    upstream.push(Reply(body=body, chunks=[body[i : i + 60] for i in range(0, len(body), 60)],
+                        pause_s=0.1))  # fmt: skip
+    with httpx.Client(base_url=gateway.base_url, timeout=20) as c:
+        resp = c.post("/v1/responses", json={"model": "m", "input": "x", "stream": True})
+    final = check_stream(sse_events(resp.text))
+    assert final["status"] == "failed"
+    assert final["error"]["code"] == "provider.deadline_exceeded"
+    assert final["output"] and final["output"][0]["status"] == "incomplete"
+
+
+def test_a_connect_timeout_names_connect_timeout_ms() -> None:
+    import aiohttp
+
+    with (
+        pytest.raises(GodexError) as caught,
+        _mapped("ds", "http://x", "open", Timeouts(connect_ms=1234)),
+    ):
+        raise aiohttp.ConnectionTimeoutError("connect timed out")
+    assert caught.value.code == "provider.connect_timeout" and caught.value.status == 504
+    assert "1234 ms" in caught.value.message and "connect_timeout_ms" in caught.value.message
