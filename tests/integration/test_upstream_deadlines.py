@@ -1,4 +1,4 @@
-"""Each upstream bound is enforced and named when it fires: the whole-exchange deadline above all."""
+"""Each upstream bound is enforced and named when it fires."""
 
 from __future__ import annotations
 
