@@ -80,6 +80,10 @@ class Exchange(Protocol):
 
     async def complete(self) -> Completed: ...
 
+    async def abort(self, err: GodexError) -> list[Event]:
+        """End the stream now with ``err``: the remaining events, after persisting."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -99,6 +103,16 @@ class OpenedTurn:
 
     def start(self) -> list[Event]:
         return self.builder.start()
+
+    async def abort(self, err: GodexError) -> list[Event]:
+        """End a stream early (shutdown): the failed response is persisted, then its events."""
+        builder = self.builder
+        tail = builder.fail(err)
+        note_result(self.ctx, builder.response, builder.event_count)
+        self.ctx.error_code = err.code
+        await self.gateway.persist(self.req, self.route, builder.response, builder=builder)
+        self.finished = True
+        return tail
 
 
 def deadline_exceeded(route: Route) -> UpstreamTimeout:

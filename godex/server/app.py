@@ -17,6 +17,7 @@ from godex.gateway.context import RequestContext
 from godex.gateway.tracing import TRACED_ROUTES, trace_record
 from godex.ids import new_id
 from godex.logging import access_log, get_logger
+from godex.server.drain import Drain
 from godex.server.http import Receive, Scope, Send, header, read_body, send_error, send_json
 from godex.server.responses import ResponsesHandler, unexpected
 from godex.server.state import AppState
@@ -32,7 +33,8 @@ class GodexApp:
     def __init__(self, state: AppState) -> None:
         self.state = state
         self.services = state.services
-        self.responses = ResponsesHandler(state.gateway, state.metrics)
+        self.drain = Drain(state.config.server.shutdown_timeout_s)
+        self.responses = ResponsesHandler(state.gateway, state.metrics, self.drain)
         self.stored = StoredResponsesHandler(state.stored)
         self._started = False
 
@@ -42,6 +44,7 @@ class GodexApp:
             return
         self._started = True
         state = self.services
+        self.drain.install(asyncio.get_running_loop())
         await state.transport.start()
         state.recorder.start()
         sessions = state.sessions
@@ -177,7 +180,9 @@ class GodexApp:
         self._authenticate(scope, ctx)
         if path == _RESPONSES:
             if method == "POST":
-                body = await read_body(receive, self.state.max_body_bytes)
+                body = await read_body(
+                    receive, self.state.max_body_bytes, self.state.body_timeout_s
+                )
                 await self.responses.handle(body, ctx, receive, send)
                 return
             if method == "GET" and header(scope, b"upgrade") is not None:
@@ -187,13 +192,16 @@ class GodexApp:
             await send_json(send, 200, self.models())
             return
         elif path == _COMPACT and method == "POST":
-            body = await read_body(receive, self.state.max_body_bytes)
+            body = await self._body(receive)
             await self.responses.compact(body, ctx, receive, send)
             return
         elif path.startswith(_RESPONSES + "/"):
             await self.stored.dispatch(method, path[len(_RESPONSES) + 1 :], scope, send)
             return
         raise NotFoundError(f"Unknown route: {method} {path}", code="server.not_found")
+
+    async def _body(self, receive: Receive) -> bytes:
+        return await read_body(receive, self.state.max_body_bytes, self.state.body_timeout_s)
 
     def _authenticate(self, scope: Scope, ctx: RequestContext) -> None:
         state = self.state

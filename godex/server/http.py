@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -39,9 +40,31 @@ def query_params(scope: Scope) -> dict[str, str]:
     return dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
 
 
-async def read_body(receive: Receive, limit: int) -> bytes:
+async def read_body(receive: Receive, limit: int, timeout_s: float = 30.0) -> bytes:
+    """The whole request body, which must arrive within ``timeout_s`` (slow clients hold
+    connections otherwise) and stay within ``limit`` bytes."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _read_body(receive, limit)
+    except TimeoutError:
+        raise GodexError(
+            f"the request body did not arrive within {timeout_s:g} s",
+            code="server.body_timeout",
+            status=408,
+            type="invalid_request_error",
+        ) from None
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
     message = await receive()
     body: bytes = message.get("body", b"")
+    if message["type"] == "http.disconnect":
+        raise GodexError(
+            "the client went away before sending its request body",
+            code="server.client_disconnected",
+            status=400,
+            type="invalid_request_error",
+        )
     if not message.get("more_body"):
         return body
     parts = [body]

@@ -15,15 +15,17 @@ from godex.errors import GodexError
 from godex.gateway.context import RequestContext
 from godex.gateway.core import Gateway
 from godex.gateway.pipeline import Exchange
+from godex.server.drain import Drain, shutting_down
 from godex.server.http import SSE_HEADERS, Receive, Send, send_json
 from godex.server.metrics import Metrics
 from godex.server.sse import encode_events
 
 
 class ResponsesHandler:
-    def __init__(self, gateway: Gateway, metrics: Metrics) -> None:
+    def __init__(self, gateway: Gateway, metrics: Metrics, drain: Drain) -> None:
         self.gateway = gateway
         self.metrics = metrics
+        self.drain = drain
 
     def _capture(self, body: bytes, ctx: RequestContext) -> None:
         config = self.gateway.services.config
@@ -54,6 +56,7 @@ class ResponsesHandler:
     ) -> None:
         task = asyncio.current_task()
         watch = _DisconnectWatch(receive, task)
+        self.drain.track(task)
         try:
             exchange: Exchange = await opening
             try:
@@ -64,7 +67,12 @@ class ResponsesHandler:
             finally:
                 exchange.close()
         except asyncio.CancelledError:
-            if not watch.disconnected or task is None:
+            if task is None:
+                raise
+            if self.drain.interrupted and not watch.disconnected:
+                task.uncancel()
+                raise shutting_down() from None  # nothing sent yet: a 503 the client retries
+            if not watch.disconnected:
                 raise
             task.uncancel()
             ctx.status = "cancelled"
@@ -72,6 +80,7 @@ class ResponsesHandler:
             ctx.error_code = "server.client_disconnected"
         finally:
             watch.stop()
+            self.drain.untrack(task)
 
     async def _sync(
         self,
@@ -133,18 +142,30 @@ class ResponsesHandler:
             ctx.t_first_client_byte = time.perf_counter()
             if captured is not None:
                 captured.append(first)
-            async for batch in exchange.stream():
-                body = encode_events(batch)
-                if captured is not None:
-                    captured.append(body)
-                if exchange.finished:
-                    # The terminal batch: the turn is persisted by now.
-                    watch.finished = True
+            try:
+                async for batch in exchange.stream():
+                    body = encode_events(batch)
                     if captured is not None:
-                        ctx.response_payload = b"".join(captured)
-                    await send({"type": "http.response.body", "body": body, "more_body": False})
-                    return
-                await send({"type": "http.response.body", "body": body, "more_body": True})
+                        captured.append(body)
+                    if exchange.finished:
+                        # The terminal batch: the turn is persisted by now.
+                        watch.finished = True
+                        if captured is not None:
+                            ctx.response_payload = b"".join(captured)
+                        await send({"type": "http.response.body", "body": body, "more_body": False})
+                        return
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not self.drain.interrupted or watch.disconnected or task is None:
+                    raise
+                # Shutdown cut the stream short: end it properly, persisted, retryable.
+                task.uncancel()
+                tail = await exchange.abort(shutting_down())
+                watch.finished = True
+                await send(
+                    {"type": "http.response.body", "body": encode_events(tail), "more_body": False}
+                )
         finally:
             metrics.stream_ended()
 

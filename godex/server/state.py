@@ -22,6 +22,7 @@ class AppState:
     metrics: Metrics
     api_keys: list[tuple[bytes, str]] = field(default_factory=list)  # (key, key id)
     max_body_bytes: int = 64 * 1024 * 1024
+    body_timeout_s: float = 30.0  # the whole request body must arrive within this
     in_flight: int = 0
 
     @property

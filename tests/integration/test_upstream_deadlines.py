@@ -71,3 +71,33 @@ def test_a_connect_timeout_names_connect_timeout_ms() -> None:
         raise aiohttp.ConnectionTimeoutError("connect timed out")
     assert caught.value.code == "provider.connect_timeout" and caught.value.status == 504
     assert "1234 ms" in caught.value.message and "connect_timeout_ms" in caught.value.message
+
+
+def test_a_body_that_never_arrives_is_a_408_in_openai_shape(
+    gw: tuple[RunningGateway, FakeUpstream],
+) -> None:
+    import socket
+
+    gateway, _ = gw
+    gateway.app.state.body_timeout_s = 0.3
+    try:
+        with socket.create_connection(("127.0.0.1", gateway.port), timeout=5) as s:
+            s.sendall(
+                b"POST /v1/responses HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                b'content-length: 100\r\n\r\n{"model": '
+            )
+            started = time.monotonic()
+            raw = b""
+            while b"\r\n\r\n" not in raw or not raw.rstrip().endswith(b"}"):
+                piece = s.recv(65536)
+                if not piece:
+                    break
+                raw += piece
+            waited = time.monotonic() - started
+    finally:
+        gateway.app.state.body_timeout_s = 30.0
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408")
+    error = json.loads(body)["error"]
+    assert error["godex_code"] == "server.body_timeout" and error["type"] == "invalid_request_error"
+    assert 0.25 < waited < 3
