@@ -89,32 +89,7 @@ class ResponseBuilder:
         self._open_tool: ToolCall | None = None
         self._finish: str | None = None
         self._usage: Usage | None = None
-        self.response: dict[str, Any] = {
-            "id": response_id,
-            "object": "response",
-            "created_at": created_at,
-            "status": "in_progress",
-            "error": None,
-            "incomplete_details": None,
-            "instructions": echo.get("instructions"),
-            "max_output_tokens": echo.get("max_output_tokens"),
-            "model": model,
-            "output": [],
-            "parallel_tool_calls": echo.get("parallel_tool_calls", True),
-            "previous_response_id": echo.get("previous_response_id"),
-            "reasoning": {"effort": None, "summary": None, **(echo.get("reasoning") or {})},
-            "store": echo.get("store", True),
-            "temperature": echo.get("temperature"),
-            "text": {"format": {"type": "text"}, **(echo.get("text") or {})},
-            "tool_choice": echo.get("tool_choice") or "auto",
-            "tools": echo.get("tools") or [],
-            "top_p": echo.get("top_p"),
-            "truncation": echo.get("truncation") or "disabled",
-            "usage": None,
-            "metadata": echo.get("metadata") or {},
-        }
-        for key, value in echo.items():
-            self.response.setdefault(key, value)
+        self.response = response_object(response_id, model, created_at, echo)
 
     @property
     def event_count(self) -> int:
@@ -440,7 +415,10 @@ class ResponseBuilder:
             return None
         return {
             "input_tokens": u.input_tokens,
-            "input_tokens_details": {"cached_tokens": u.cached_tokens},
+            "input_tokens_details": {
+                "cached_tokens": u.cached_tokens,
+                "cache_write_tokens": u.cache_write_tokens,
+            },
             "output_tokens": u.output_tokens,
             "output_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
             "total_tokens": u.total,
@@ -521,5 +499,83 @@ class ResponseBuilder:
         return out
 
 
+def _number(value: Any, default: float) -> float:
+    return (
+        float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+    )
+
+
+def _echo_tool(tool: Any) -> Any:
+    """Function tools echo every field the spec requires (OpenAI's defaults where unsent)."""
+    if not isinstance(tool, dict) or tool.get("type") != "function":
+        return tool
+    return {
+        **tool,
+        "description": tool.get("description"),
+        "parameters": tool.get("parameters"),
+        "strict": tool.get("strict", True),
+    }
+
+
+def _text_field(text: Any) -> dict[str, Any]:
+    field: dict[str, Any] = {"format": {"type": "text"}, **(text if isinstance(text, dict) else {})}
+    fmt = field.get("format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        field["format"] = {"description": None, **fmt, "strict": bool(fmt.get("strict", False))}
+    return field
+
+
+def response_object(
+    response_id: str, model: str, created_at: int, echo: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A Response in progress: every field the Open Responses ``ResponseResource`` requires,
+    from the request where it sent one, else the value OpenAI reports by default."""
+    top_logprobs = echo.get("top_logprobs")
+    max_tool_calls = echo.get("max_tool_calls")
+    response: dict[str, Any] = {
+        "id": response_id,
+        "object": "response",
+        "created_at": created_at,
+        "status": "in_progress",
+        "completed_at": None,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": echo.get("instructions"),
+        "max_output_tokens": echo.get("max_output_tokens"),
+        "max_tool_calls": max_tool_calls if isinstance(max_tool_calls, int) else None,
+        "model": model,
+        "output": [],
+        "parallel_tool_calls": echo.get("parallel_tool_calls", True),
+        "previous_response_id": echo.get("previous_response_id"),
+        "reasoning": {"effort": None, "summary": None, **(echo.get("reasoning") or {})},
+        "store": echo.get("store", True),
+        "background": bool(echo.get("background", False)),
+        "temperature": _number(echo.get("temperature"), 1.0),
+        "top_p": _number(echo.get("top_p"), 1.0),
+        "presence_penalty": _number(echo.get("presence_penalty"), 0.0),
+        "frequency_penalty": _number(echo.get("frequency_penalty"), 0.0),
+        "top_logprobs": top_logprobs if isinstance(top_logprobs, int) else 0,
+        "text": _text_field(echo.get("text")),
+        "tool_choice": echo.get("tool_choice") or "auto",
+        "tools": [_echo_tool(t) for t in echo.get("tools") or []],
+        "truncation": echo.get("truncation") or "disabled",
+        "usage": None,
+        "metadata": echo.get("metadata") or {},
+        "service_tier": echo.get("service_tier") or "default",
+        "safety_identifier": echo.get("safety_identifier"),
+        "prompt_cache_key": echo.get("prompt_cache_key"),
+    }
+    for key, value in echo.items():
+        response.setdefault(key, value)
+    return response
+
+
 def _usage_fields(u: Usage) -> list[int | None]:
-    return [u.input_tokens, u.output_tokens, u.cached_tokens, u.reasoning_tokens, u.total_tokens]
+    return [
+        u.input_tokens,
+        u.output_tokens,
+        u.cached_tokens,
+        u.reasoning_tokens,
+        u.total_tokens,
+        u.cache_write_tokens,
+    ]

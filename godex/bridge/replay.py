@@ -43,8 +43,8 @@ def _delta(op: list[Any]) -> Delta | None:
             return ReasoningDelta(text)
         case ["c", index, call_id, name, arguments]:
             return ToolCallDelta(index, call_id, name, arguments)
-        case ["u", inp, out, cached, reasoning_tokens, total]:
-            return Usage(inp, out, cached, reasoning_tokens, total)
+        case ["u", inp, out, cached, reasoning_tokens, total, *rest]:
+            return Usage(inp, out, cached, reasoning_tokens, total, rest[0] if rest else 0)
         case ["f", reason]:
             return Finish(reason)
         case ["e", code, text, status]:
@@ -89,6 +89,7 @@ def _derived_log(response: dict[str, Any]) -> dict[str, Any]:
                 (usage.get("input_tokens_details") or {}).get("cached_tokens") or 0,
                 (usage.get("output_tokens_details") or {}).get("reasoning_tokens") or 0,
                 usage.get("total_tokens"),
+                (usage.get("input_tokens_details") or {}).get("cache_write_tokens") or 0,
             ]
         )
     status = response.get("status")

@@ -56,6 +56,8 @@ _ECHO_FIELDS = (
     "max_tool_calls",
     "top_logprobs",
     "background",
+    "presence_penalty",
+    "frequency_penalty",
 )
 
 

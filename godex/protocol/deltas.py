@@ -39,6 +39,7 @@ class Usage:
     cached_tokens: int = 0
     reasoning_tokens: int = 0
     total_tokens: int | None = None
+    cache_write_tokens: int = 0  # input tokens written to the provider's prompt cache
 
     @property
     def total(self) -> int:

@@ -57,11 +57,72 @@ def make_config(
     )
 
 
+class ConformanceCheck:
+    """ASGI wrapper: every Response and stream event the gateway sends on /v1/responses is
+    checked against the Open Responses schemas; problems are collected, and the gateway
+    context fails the test that produced them."""
+
+    def __init__(self, app: GodexApp) -> None:
+        self.app = app
+        self.problems: list[str] = []
+        self.checked = 0
+
+    @property
+    def state(self) -> Any:
+        return self.app.state
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        method = scope.get("method", "")
+        watched = (path == "/v1/responses" and method == "POST") or (
+            path.startswith("/v1/responses/")
+            and method == "GET"
+            and path.count("/") == 3
+            and not path.endswith("/compact")
+        )
+        if not watched:
+            await self.app(scope, receive, send)
+            return
+        status = 0
+        kind = b""
+        buf = bytearray()
+
+        async def checking_send(message: Any) -> None:
+            nonlocal status, kind
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                kind = dict(message.get("headers") or []).get(b"content-type", b"")
+            elif message["type"] == "http.response.body" and status == 200:
+                buf.extend(message.get("body", b""))
+                if not message.get("more_body"):
+                    self._check(kind, bytes(buf), path)
+            await send(message)
+
+        await self.app(scope, receive, checking_send)
+
+    def _check(self, kind: bytes, body: bytes, path: str) -> None:
+        import json
+
+        from tests.support.open_responses import event_problems, response_problems
+
+        if kind.startswith(b"text/event-stream"):
+            for block in body.decode().split("\n\n"):
+                for line in block.splitlines():
+                    if line.startswith("data:"):
+                        self.checked += 1
+                        found = event_problems(json.loads(line[5:]))
+                        self.problems += [f"{path}: {p}" for p in found]
+        elif kind.startswith(b"application/json"):
+            self.checked += 1
+            self.problems += [f"{path}: {p}" for p in response_problems(json.loads(body))]
+
+
 @dataclasses.dataclass
 class RunningGateway:
     app: GodexApp
     server: uvicorn.Server
     port: int
+    conformance: ConformanceCheck | None = None
 
     @property
     def base_url(self) -> str:
@@ -85,7 +146,8 @@ def run_gateway(
     port = sock.getsockname()[1]
     options = _uvicorn_options(config)
     options["port"] = port
-    server = uvicorn.Server(uvicorn.Config(app, **options))
+    check = ConformanceCheck(app)
+    server = uvicorn.Server(uvicorn.Config(check, **options))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     started = threading.Event()
@@ -101,8 +163,9 @@ def run_gateway(
     if not started.is_set():
         raise RuntimeError("gateway did not start")
     try:
-        yield RunningGateway(app, server, port)
+        yield RunningGateway(app, server, port, check)
     finally:
         server.should_exit = True
         thread.join(15)
         sock.close()
+    assert not check.problems, "Open Responses conformance:\n" + "\n".join(check.problems[:20])
