@@ -37,6 +37,7 @@ def parse_time(value: str | None) -> float | None:
 def _db(config_path: str | None, db: str | None) -> str:
     if db:
         return db
+    import godex.providers.registry  # noqa: F401  (installs the spec catalog config asks)
     from godex.config.loader import ConfigProblems, load_config
 
     try:
