@@ -10,14 +10,16 @@ from typing import NoReturn
 import click
 import yaml
 
+import godex.providers.registry  # noqa: F401  (installs the spec catalog config validation asks)
 from godex import __version__
 from godex.config.durations import parse_duration
-from godex.config.loader import ConfigProblems, apply_overrides, load_config, redacted_dict
+from godex.config.keys import LEVEL_NAMES
+from godex.config.loader import ConfigProblems, LoadResult, apply_overrides, load, redacted_dict
 from godex.config.schema import GodexConfig
 from godex.config.template import ProviderChoice, render
 from godex.errors import GodexError
 
-LEVELS = ("debug", "info", "warning", "error", "critical")
+LEVELS = LEVEL_NAMES
 # Providers `godex init` offers (openai_compatible needs a URL and capabilities: write it by hand).
 INIT_PROVIDERS = ("deepseek", "xiaomi", "zhipu", "minimax")
 # Subcommands other modules own, imported only when used so a broken one cannot take the
@@ -65,12 +67,18 @@ def main() -> None:
 
 
 def _load(path: str | None, *, strict: bool = False) -> tuple[GodexConfig, list[str]]:
+    result = _load_result(path, strict=strict)
+    return result.config, result.warnings
+
+
+def _load_result(path: str | None, *, strict: bool = False) -> LoadResult:
     try:
-        return load_config(path, strict=strict)
+        return load(path, strict=strict)
     except ConfigProblems as exc:
         where = exc.source or "the built-in default"
         lines = [f"{len(exc.problems)} configuration problem(s) in {where}:"]
         lines += [f"  - {problem}" for problem in exc.problems]
+        lines += [f"warning: {warning}" for warning in exc.warnings]
         _fail("\n".join(lines))
 
 
@@ -178,8 +186,19 @@ def config() -> None:
 @config.command("check")
 @_config_option
 def config_check(config_path: str | None) -> None:
-    """Validate without starting anything; exit 1 listing every problem."""
-    cfg, warnings = _load(config_path, strict=True)
+    """Validate without starting anything; exit 1 listing every problem.
+
+    Unknown keys fail the check too (serve only warns about them): a typo such as
+    ``endpont`` would otherwise silently leave the default in place.
+    """
+    result = _load_result(config_path, strict=True)
+    cfg, warnings = result.config, result.warnings
+    if result.unknown:
+        where = cfg.source or "the built-in default"
+        lines = [f"{len(result.unknown)} unknown key(s) in {where} (serve ignores them):"]
+        lines += [f"  - {unknown}" for unknown in result.unknown]
+        lines += [f"warning: {w}" for w in warnings if w not in result.unknown]
+        _fail("\n".join(lines))
     s = cfg.server
     echo = click.echo
     echo(f"OK: {cfg.source or 'built-in default (no config file found)'}")

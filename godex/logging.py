@@ -32,12 +32,15 @@ _SECRET_KEY = re.compile(
     r"cookie|set-cookie)$"
 )
 _SECRET_TEXT = re.compile(
-    r"(?P<p1>\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]{6,}"
+    r"(?P<p1>\b(?:Bearer|Basic)\s+)(?P<v1>[A-Za-z0-9._~+/=-]{6,})"
     r"|\bsk-[A-Za-z0-9_-]{6,}"
     r"|(?P<p2>(?:api[_-]?key|token|secret|password|authorization)[\"']?\s*[:=]\s*[\"']?)"
-    r"(?!Bearer\b|Basic\b)[A-Za-z0-9._~+/=-]{6,}",
+    r"(?!Bearer\b|Basic\b)(?P<v2>[A-Za-z0-9._~+/=-]{6,})",
     re.I,
 )
+# A plain word after "api_key:" or "Bearer" is prose ("api_key: environment variable ... is
+# not set"), not a credential: keys and tokens are longer or carry digits, case or symbols.
+_WORD = re.compile(r"[A-Za-z][a-z]*(?:-[a-z]+)*")
 # A string without any of these cannot match _SECRET_TEXT: skip the regex.
 _GATES = ("sk-", "earer", "asic", "key", "KEY", "oken", "ecret", "assword", "uthorization")
 _key_cache: dict[str, bool] = {}
@@ -56,8 +59,15 @@ def mask_text(text: str) -> str:
     """``text`` with bearer tokens, ``sk-`` keys and ``key=value`` secrets replaced."""
     for gate in _GATES:
         if gate in text:
-            return _SECRET_TEXT.sub(lambda m: (m.group("p1") or m.group("p2") or "") + MASK, text)
+            return _SECRET_TEXT.sub(_mask_match, text)
     return text
+
+
+def _mask_match(m: re.Match[str]) -> str:
+    value = m.group("v1") or m.group("v2")
+    if value is not None and len(value) <= 20 and _WORD.fullmatch(value):
+        return m.group(0)
+    return (m.group("p1") or m.group("p2") or "") + MASK
 
 
 def _redact_value(key: str, value: Any) -> Any:
@@ -106,7 +116,11 @@ def _formatter(renderer: Any) -> logging.Formatter:
 
 
 def _level(name: str | None, default: str) -> int:
-    return logging.getLevelNamesMapping().get((name or default).upper(), logging.INFO)
+    # "trace" (the TypeScript GodeX's lowest level) is debug here; "warn" is a stdlib alias.
+    wanted = (name or default).upper()
+    return logging.getLevelNamesMapping().get(
+        wanted, logging.DEBUG if wanted == "TRACE" else logging.INFO
+    )
 
 
 def configure_logging(cfg: LoggingConfig) -> None:

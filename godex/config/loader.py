@@ -1,16 +1,19 @@
 """Find, read and validate ``godex.yaml``; report every problem with its key path.
 
-Lookup: ``--config PATH``, then ``./godex.yaml``, then ``~/.godex/config.yaml``, else the
-built-in default (provider ``deepseek``, key from ``DEEPSEEK_API_KEY``, SQLite under ``./data``).
+Lookup: ``--config PATH``, then ``$GODEX_CONFIG``, then ``./godex.yaml``, then
+``~/.godex/config.yaml``, else the built-in default (provider ``deepseek``, key from
+``DEEPSEEK_API_KEY``, SQLite under ``./data``).
 
 - ``${VAR}`` and ``${VAR:-default}`` are expanded in every string value.
 - An unset variable is a problem, except in ``providers.<name>.credentials.api_key``: there
   ``serve`` only warns and marks that provider unavailable (``/health`` shows it), while
   ``config check`` (``strict=True``) reports it like any other problem.
-- Unknown keys are warnings, not errors, with the nearest valid key suggested: a config written
-  for a newer or older GodeX still starts.
-- ``GODEX_HOST`` / ``GODEX_PORT`` override the file; CLI flags override both
-  (``apply_overrides``).
+- Unknown keys are warnings, with the nearest valid key suggested: a config written for a newer
+  or older GodeX still starts. ``config check`` fails on them (``LoadResult.unknown``).
+- ``GODEX_HOST`` / ``GODEX_PORT`` / ``GODEX_LOG_LEVEL`` override the file; CLI flags override
+  them all (``apply_overrides``).
+- Spec names come from a ``SpecCatalog`` (the provider registry installs itself as the default
+  one): config itself knows no provider.
 - Relative paths (``session.sqlite.path``, ``trace.path``, ``logging.file.dir``) stay relative
   to the working directory the server starts in, not to the config file.
 """
@@ -19,23 +22,28 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from godex.config import catalog as catalogs
 from godex.config.build import Ctx, build
+from godex.config.catalog import SpecCatalog
 from godex.config.interpolate import expand
+from godex.config.keys import LEVEL_ALIASES, Invalid, parse_level
 from godex.config.redacted import redacted_dict
-from godex.config.schema import GodexConfig
+from godex.config.schema import GodexConfig, LoggingConfig
 from godex.errors import GodexError
 
 __all__ = [
     "ConfigProblems",
+    "LoadResult",
     "apply_overrides",
     "default_raw",
     "find_config",
+    "load",
     "load_config",
     "redacted_dict",
 ]
@@ -48,7 +56,13 @@ class ConfigProblems(GodexError):
     code = "config.invalid"
     type = "server_error"
 
-    def __init__(self, problems: list[str], source: str | None) -> None:
+    def __init__(
+        self,
+        problems: list[str],
+        source: str | None,
+        warnings: list[str] | None = None,
+        unknown: list[str] | None = None,
+    ) -> None:
         where = source or "built-in default"
         super().__init__(
             f"invalid configuration ({where}):\n  - " + "\n  - ".join(problems),
@@ -56,9 +70,21 @@ class ConfigProblems(GodexError):
         )
         self.problems = problems
         self.source = source
+        self.warnings = warnings or []  # found too, shown after the problems
+        self.unknown = unknown or []  # those of the warnings that are about unknown keys
 
 
-def find_config(path: str | None, cwd: Path, home: Path) -> Path | None:
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    config: GodexConfig
+    warnings: list[str]  # every warning, the unknown keys included
+    unknown: list[str] = field(default_factory=list)  # keys GodeX ignores (typos, old spellings)
+
+
+def find_config(
+    path: str | None, cwd: Path, home: Path, env: Mapping[str, str] | None = None
+) -> Path | None:
+    path = path or (env or {}).get("GODEX_CONFIG") or None
     if path:
         return Path(path).expanduser()
     for candidate in (cwd / "godex.yaml", home / ".godex" / "config.yaml"):
@@ -107,7 +133,24 @@ def _raw_api_keys(raw: Mapping[str, Any]) -> dict[str, object]:
     return out
 
 
+def _with_level(logging_cfg: LoggingConfig, level: str) -> LoggingConfig:
+    # An override wins over per-sink levels too: `--log-level debug` should show debug lines.
+    return replace(
+        logging_cfg,
+        level=level,
+        console=replace(logging_cfg.console, level=None),
+        file=replace(logging_cfg.file, level=None),
+    )
+
+
 def _env_overrides(config: GodexConfig, env: Mapping[str, str], ctx: Ctx) -> GodexConfig:
+    logging_cfg = config.logging
+    level = env.get("GODEX_LOG_LEVEL")
+    if level:
+        try:
+            logging_cfg = _with_level(logging_cfg, parse_level(level))
+        except Invalid as exc:
+            ctx.problems.append(f"GODEX_LOG_LEVEL: {exc.message}")
     server = config.server
     host, port = env.get("GODEX_HOST"), env.get("GODEX_PORT")
     if host:
@@ -117,7 +160,7 @@ def _env_overrides(config: GodexConfig, env: Mapping[str, str], ctx: Ctx) -> God
             server = replace(server, port=int(port))
         else:
             ctx.problems.append(f"GODEX_PORT: {port!r} is not a valid port (0-65535)")
-    return replace(config, server=server)
+    return replace(config, server=server, logging=logging_cfg)
 
 
 def load_config(
@@ -127,16 +170,32 @@ def load_config(
     cwd: Path | None = None,
     home: Path | None = None,
     strict: bool = False,
+    catalog: SpecCatalog | None = None,
 ) -> tuple[GodexConfig, list[str]]:
     """The typed config and its warnings, or ``ConfigProblems`` listing every problem.
 
     ``strict`` (``config check``) counts an unset provider-key variable as a problem.
+    ``catalog`` names the provider specs (default: the one the provider registry installs).
     """
+    result = load(path, env=env, cwd=cwd, home=home, strict=strict, catalog=catalog)
+    return result.config, result.warnings
+
+
+def load(
+    path: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    home: Path | None = None,
+    strict: bool = False,
+    catalog: SpecCatalog | None = None,
+) -> LoadResult:
+    """``load_config`` that also says which warnings are about unknown keys."""
     env = os.environ if env is None else env
-    found = find_config(path, cwd or Path.cwd(), home or Path.home())
+    found = find_config(path, cwd or Path.cwd(), home or Path.home(), env)
     raw = default_raw() if found is None else _read_yaml(found)
     source = None if found is None else str(found)
-    ctx = Ctx(env)
+    ctx = Ctx(env, catalog or catalogs.current())
     raw_keys = _raw_api_keys(raw)
     missing: list[tuple[str, str]] = []
     expanded = expand(raw, "", env, missing)
@@ -157,12 +216,12 @@ def load_config(
             )
         unavailable[name] = f"no API key: set the environment variable {var}"
     if ctx.problems:
-        raise ConfigProblems(ctx.problems, source)
+        raise ConfigProblems(ctx.problems, source, ctx.warnings, ctx.unknown)
     providers = {
         n: replace(p, unavailable_reason=unavailable[n]) if n in unavailable else p
         for n, p in config.providers.items()
     }
-    return replace(config, providers=providers), ctx.warnings
+    return LoadResult(replace(config, providers=providers), ctx.warnings, ctx.unknown)
 
 
 def apply_overrides(
@@ -183,12 +242,6 @@ def apply_overrides(
         server = replace(server, workers=workers)
     logging_cfg = config.logging
     if log_level:
-        # The flag wins over per-sink levels too: `--log-level debug` should show debug lines.
-        level = log_level.lower()
-        logging_cfg = replace(
-            logging_cfg,
-            level=level,
-            console=replace(logging_cfg.console, level=None),
-            file=replace(logging_cfg.file, level=None),
-        )
+        lowered = log_level.lower()
+        logging_cfg = _with_level(logging_cfg, LEVEL_ALIASES.get(lowered, lowered))
     return replace(config, server=server, logging=logging_cfg)

@@ -1,113 +1,196 @@
 """The typed configuration: the only thing the rest of the code reads.
 
-Field names follow the original GodeX ``godex.yaml`` so users can migrate.
+Field names follow the original GodeX ``godex.yaml`` so users can migrate. Each field that is a
+config key declares it here, once (``key``/``section``, see ``keys.py``): where it sits in the
+file, how it is converted and checked, and whether it is a secret. Parsing, the unknown-key
+check and ``godex config print`` all follow these declarations.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from godex.config.keys import (
+    Bool,
+    Choice,
+    Duration,
+    Int,
+    Keys,
+    Level,
+    Mapping_,
+    Seconds,
+    Size,
+    Str,
+    StrList,
+    StrMap,
+    Url,
+    key,
+    meta,
+    sub,
+)
+
 DEFAULT_PORT = 5678
 DAY = 86400
+BACKENDS = ("sqlite", "memory")
+WEB_SEARCH_MODES = ("auto", "provider_native", "godex_managed", "disabled")
+# Header names whose values `config print` masks.
+SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie", re.I)
+
+_STR, _OPT_STR, _BOOL, _POSITIVE = Str(), Str(empty_is_none=True), Bool(), Int(low=1)
 
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
-    host: str = "127.0.0.1"
-    port: int = DEFAULT_PORT
-    api_keys: tuple[str, ...] = ()
-    metrics_public: bool = False
-    workers: int = 1
+    host: str = key("127.0.0.1", _STR)
+    port: int = key(DEFAULT_PORT, Int(low=0, high=65535, what="port"))
+    api_keys: tuple[str, ...] = key((), Keys(), secret=True)
+    metrics_public: bool = key(False, _BOOL)
+    workers: int = key(1, _POSITIVE)
     # Secret for authenticating encrypted_content (reasoning, compaction). When unset, one is
     # generated once and kept in data_dir/secret so all workers and restarts share it.
-    secret: str | None = None
-    data_dir: str = "./data"
-    shutdown_timeout_s: float = 30.0
+    secret: str | None = key(None, _OPT_STR, secret=True)
+    data_dir: str = key("./data", _STR)
+    shutdown_timeout_s: float = key(30.0, Seconds(), yaml="shutdown_timeout")
+    # Keep-alive idle timeout of client connections (the TypeScript GodeX's server.idle_timeout).
+    idle_timeout_s: int | None = key(75, Duration(), yaml="idle_timeout")
 
 
 @dataclass(frozen=True, slots=True)
 class ProviderConfig:
     name: str  # the key under providers:
-    spec: str  # which ProviderSpec: deepseek | xiaomi | zhipu | minimax | openai_compatible ...
-    api_key: str | None = None
-    api_key_env: str | None = None  # the variable api_key came from, for clear messages
-    base_url: str | None = None
-    timeout_ms: int = 600_000  # whole request
-    connect_timeout_ms: int = 10_000
-    first_byte_timeout_ms: int = 300_000
-    idle_timeout_ms: int = 300_000  # between data chunks; comments do not reset it
-    headers: dict[str, str] = field(default_factory=dict)
-    models: tuple[str, ...] = ()
-    # Only for spec openai_compatible: capability overrides declared in config.
-    capabilities: dict[str, Any] = field(default_factory=dict)
+    # The spec's canonical name (deepseek | xiaomi | zhipu | minimax | openai_compatible or one
+    # added with registry.register), whatever accepted spelling the file used.
+    spec: str = key(kind=_STR, custom=True)
+    api_key: str | None = key(
+        None, _OPT_STR, yaml="credentials.api_key", secret=True, legacy="api_key", custom=True
+    )
+    # The variable api_key came from, for clear messages.
+    api_key_env: str | None = key(
+        None, _STR, yaml="credentials.api_key_env", legacy="api_key_env", custom=True
+    )
+    base_url: str | None = key(None, Url(), yaml="endpoint.base_url", legacy="base_url")
+    timeout_ms: int = key(600_000, _POSITIVE, legacy="timeout")  # whole request
+    connect_timeout_ms: int = key(10_000, _POSITIVE)
+    first_byte_timeout_ms: int = key(300_000, _POSITIVE)
+    idle_timeout_ms: int = key(300_000, _POSITIVE)  # between data chunks; comments don't reset it
+    headers: dict[str, str] = field(default_factory=dict, metadata=meta(StrMap(SECRET_HEADER)))
+    models: tuple[str, ...] = field(default=(), metadata=meta(StrList()))
+    # Only for specs that take them (openai_compatible): capability overrides.
+    capabilities: dict[str, Any] = field(default_factory=dict, metadata=meta(Mapping_()))
     # Set when the provider cannot be used (e.g. its key variable is unset).
     unavailable_reason: str | None = None
+    # The spelling the file used for spec when it was an alias (e.g. openai-compatible).
+    spec_as_written: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ModelsConfig:
-    aliases: dict[str, str] = field(default_factory=dict)  # name -> "provider/model"
+    # name -> "provider/model"; checked against the providers in build.py
+    aliases: dict[str, str] = field(default_factory=dict, metadata=meta(Mapping_(), custom=True))
 
 
 @dataclass(frozen=True, slots=True)
 class SessionConfig:
-    enabled: bool = True
-    backend: str = "sqlite"  # sqlite | memory
-    sqlite_path: str = "./data/sessions.db"
-    ttl_s: int | None = 30 * DAY
-    max_depth: int = 1000
+    enabled: bool = key(True, _BOOL)
+    backend: str = key("sqlite", Choice("backend", *BACKENDS))
+    sqlite_path: str = key(
+        "./data/sessions.db", _STR, yaml="sqlite.path", in_data_dir="sessions.db"
+    )
+    ttl_s: int | None = key(30 * DAY, Duration(), yaml="ttl")
+    max_depth: int = key(1000, _POSITIVE)
 
 
 @dataclass(frozen=True, slots=True)
 class TraceConfig:
-    enabled: bool = True
-    path: str = "./data/trace.db"
-    max_queue_size: int = 10_000
-    flush_interval_ms: int = 1000
-    batch_size: int = 100
-    capture_payload: bool = False
-    payload_max_bytes: int = 65_536
-    retention_s: int | None = 7 * DAY
+    enabled: bool = key(True, _BOOL)
+    path: str = key("./data/trace.db", _STR, in_data_dir="trace.db")
+    max_queue_size: int = key(10_000, _POSITIVE)
+    flush_interval_ms: int = key(1000, _POSITIVE)
+    batch_size: int = key(100, _POSITIVE)
+    capture_payload: bool = key(False, _BOOL)
+    payload_max_bytes: int = key(65_536, Int(low=0))
+    retention_s: int | None = key(7 * DAY, Duration(), yaml="retention")
 
 
 @dataclass(frozen=True, slots=True)
 class LogConsoleConfig:
-    enabled: bool = True
-    level: str | None = None  # inherits logging.level
-    pretty: bool = True  # False: JSON lines
+    enabled: bool = key(True, _BOOL)
+    level: str | None = key(None, Level())  # inherits logging.level
+    pretty: bool = key(True, _BOOL)  # False: JSON lines
 
 
 @dataclass(frozen=True, slots=True)
 class LogFileConfig:
-    enabled: bool = False
-    level: str | None = None
-    dir: str = "./logs"
-    filename: str = "godex.log"
-    max_size: int = 10 * 1024 * 1024
-    max_files: int = 5
+    enabled: bool = key(False, _BOOL)
+    level: str | None = key(None, Level())
+    dir: str = key("./logs", _STR)
+    filename: str = key("godex.log", _STR)
+    max_size: int = key(10 * 1024 * 1024, Size())
+    max_files: int = key(5, _POSITIVE)
 
 
 @dataclass(frozen=True, slots=True)
 class LoggingConfig:
-    level: str = "info"
-    console: LogConsoleConfig = field(default_factory=LogConsoleConfig)
-    file: LogFileConfig = field(default_factory=LogFileConfig)
+    level: str = key("info", Level())  # trace and warn are read as debug and warning
+    console: LogConsoleConfig = field(
+        default_factory=LogConsoleConfig, metadata=sub(LogConsoleConfig, bool_shorthand=True)
+    )
+    file: LogFileConfig = field(
+        default_factory=LogFileConfig, metadata=sub(LogFileConfig, bool_shorthand=True)
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class CompactionConfig:
-    enabled: bool = True
+    enabled: bool = key(True, _BOOL)
+
+
+@dataclass(frozen=True, slots=True)
+class WebSearchBackendConfig:
+    """The search API GodeX calls itself in godex_managed mode."""
+
+    type: str | None = key(None, _OPT_STR)  # which search API (e.g. zhipu)
+    provider: str | None = key(None, _OPT_STR)  # a configured provider whose key to reuse
+    api_key: str | None = key(None, _OPT_STR, secret=True)
+    base_url: str | None = key(None, Url())
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.type or self.provider)
+
+
+@dataclass(frozen=True, slots=True)
+class WebSearchConfig:
+    # auto: native search where the provider has it, else the backend when one is configured.
+    mode: str = key("auto", Choice("mode", *WEB_SEARCH_MODES))
+    backend: WebSearchBackendConfig = field(
+        default_factory=WebSearchBackendConfig, metadata=sub(WebSearchBackendConfig)
+    )
+    # When no search is available for a request: drop the tool (with a diagnostic) or fail it.
+    on_unavailable: str = key("drop", Choice("value", "drop", "error"))
+    max_iterations: int = key(5, _POSITIVE)  # searches per response
+    timeout_ms: int = key(15_000, _POSITIVE)  # per search
 
 
 @dataclass(frozen=True, slots=True)
 class GodexConfig:
-    server: ServerConfig = field(default_factory=ServerConfig)
-    default_provider: str | None = None
-    models: ModelsConfig = field(default_factory=ModelsConfig)
-    providers: dict[str, ProviderConfig] = field(default_factory=dict)
-    session: SessionConfig = field(default_factory=SessionConfig)
-    trace: TraceConfig = field(default_factory=TraceConfig)
-    logging: LoggingConfig = field(default_factory=LoggingConfig)
-    compaction: CompactionConfig = field(default_factory=CompactionConfig)
+    server: ServerConfig = field(
+        default_factory=ServerConfig, metadata=sub(ServerConfig, custom=True)
+    )
+    default_provider: str | None = field(default=None, metadata=meta(_STR, custom=True))
+    models: ModelsConfig = field(default_factory=ModelsConfig, metadata=sub(ModelsConfig))
+    providers: dict[str, ProviderConfig] = field(
+        default_factory=dict, metadata=meta(None, entries=ProviderConfig)
+    )
+    session: SessionConfig = field(default_factory=SessionConfig, metadata=sub(SessionConfig))
+    trace: TraceConfig = field(default_factory=TraceConfig, metadata=sub(TraceConfig))
+    logging: LoggingConfig = field(default_factory=LoggingConfig, metadata=sub(LoggingConfig))
+    compaction: CompactionConfig = field(
+        default_factory=CompactionConfig, metadata=sub(CompactionConfig)
+    )
+    web_search: WebSearchConfig = field(
+        default_factory=WebSearchConfig, metadata=sub(WebSearchConfig)
+    )
     source: str | None = None  # the file it came from; None for the built-in default

@@ -25,7 +25,15 @@ OK_CONFIG = (
 def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    for var in ("DEEPSEEK_API_KEY", "DS_KEY", "GODEX_HOST", "GODEX_PORT", "ZHIPUAI_API_KEY"):
+    for var in (
+        "DEEPSEEK_API_KEY",
+        "DS_KEY",
+        "GODEX_HOST",
+        "GODEX_PORT",
+        "GODEX_CONFIG",
+        "GODEX_LOG_LEVEL",
+        "ZHIPUAI_API_KEY",
+    ):
         monkeypatch.delenv(var, raising=False)
     return CliRunner()
 
@@ -185,10 +193,19 @@ def test_check_lists_every_problem(runner: CliRunner, tmp_path: Path) -> None:
 
 
 def test_check_shows_warnings(runner: CliRunner, tmp_path: Path) -> None:
+    # Issue 22 changed this: an unknown key now fails the check (serve still only warns).
     (tmp_path / "godex.yaml").write_text(OK_CONFIG + "sesion: {ttl: 1d}\n")
     result = runner.invoke(main, ["config", "check"], env={"DS_KEY": "k"})
-    assert result.exit_code == 0
-    assert "warning: sesion: unknown key, ignored (did you mean 'session'?)" in result.output
+    assert result.exit_code == 1
+    assert "sesion: unknown key, ignored (did you mean 'session'?)" in result.output
+    # A warning that is not about an unknown key leaves the check passing.
+    (tmp_path / "godex.yaml").write_text(
+        "providers: {d: {spec: deepseek, credentials: {api_key: k},"
+        " capabilities: {parallel_tool_calls: false}}}\n"
+    )
+    ok = runner.invoke(main, ["config", "check"])
+    assert ok.exit_code == 0, ok.output
+    assert "warning: providers.d.capabilities: only used by spec openai_compatible" in ok.output
 
 
 def test_check_malformed_yaml(runner: CliRunner, tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+import godex.providers.registry  # noqa: F401  (installs the spec catalog load_config asks)
