@@ -116,11 +116,12 @@ def _formatter(renderer: Any) -> logging.Formatter:
 
 
 def _level(name: str | None, default: str) -> int:
-    # "trace" (the TypeScript GodeX's lowest level) is debug here; "warn" is a stdlib alias.
+    # "trace" (the TypeScript GodeX's lowest level) is debug here, even once uvicorn has
+    # registered its own TRACE (5), which structlog's filtering loggers do not know.
     wanted = (name or default).upper()
-    return logging.getLevelNamesMapping().get(
-        wanted, logging.DEBUG if wanted == "TRACE" else logging.INFO
-    )
+    if wanted == "TRACE":
+        return logging.DEBUG
+    return logging.getLevelNamesMapping().get(wanted, logging.INFO)
 
 
 def configure_logging(cfg: LoggingConfig) -> None:

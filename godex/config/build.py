@@ -45,7 +45,7 @@ class Ctx:
     unknown: list[str] = field(default_factory=list)  # the warnings about unknown keys
     missing_keys: dict[str, str] = field(default_factory=dict)  # provider -> unset variable
     data_dir: str = "./data"
-    _bad_sections: set[str] = field(default_factory=set)
+    bad_sections: set[str] = field(default_factory=set)  # reported once each
 
 
 def _join(path: str, key: object) -> str:
@@ -75,8 +75,8 @@ def section(data: Mapping[str, Any], key: str, path: str, ctx: Ctx) -> dict[str,
         return {}
     if not isinstance(value, dict):
         where = _join(path, key)
-        if where not in ctx._bad_sections:
-            ctx._bad_sections.add(where)
+        if where not in ctx.bad_sections:
+            ctx.bad_sections.add(where)
             ctx.problems.append(f"{where}: expected a mapping, got {_kind(value)}")
         return {}
     return value

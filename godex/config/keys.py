@@ -153,11 +153,20 @@ def parse_level(value: str) -> str:
 class Duration(Kind):
     """Whole seconds from 30s / 15m / 12h / 30d / 2w or plain seconds; "off" is None."""
 
+    def __init__(self, allow_off: bool = True) -> None:
+        self.allow_off = allow_off
+
     def parse(self, value: Any, where: str, problems: list[str], secret: bool) -> Any:
         try:
-            return parse_duration(value)
+            seconds = parse_duration(value)
         except ValueError as exc:
             raise Invalid(str(exc)) from exc
+        if seconds is None and not self.allow_off:
+            shown = "'off'" if value is False else repr(value)  # YAML reads a bare off as false
+            raise Invalid(
+                f"{shown} is not a duration here (use e.g. 30s or 5m; off is not allowed)"
+            )
+        return seconds
 
     def dump(self, value: Any, secret: bool) -> Any:
         return format_duration(value)
@@ -272,14 +281,14 @@ def key(default: Any = MISSING, kind: Kind | None = None, **options: Any) -> Any
     return field(default=default, metadata=meta(kind, **options))
 
 
-def declared(cls: type) -> list[tuple[Field[Any], Key, tuple[str, ...]]]:
+def declared(cls: type) -> tuple[tuple[Field[Any], Key, tuple[str, ...]], ...]:
     """The fields of ``cls`` that are config keys, with their YAML paths."""
     out = []
     for f in fields(cls):
         k = f.metadata.get(KEY)
         if isinstance(k, Key):
             out.append((f, k, tuple((k.yaml or f.name).split("."))))
-    return out
+    return tuple(out)
 
 
 def default_of(f: Field[Any]) -> Any:

@@ -54,7 +54,7 @@ class ServerConfig:
     data_dir: str = key("./data", _STR)
     shutdown_timeout_s: float = key(30.0, Seconds(), yaml="shutdown_timeout")
     # Keep-alive idle timeout of client connections (the TypeScript GodeX's server.idle_timeout).
-    idle_timeout_s: int | None = key(75, Duration(), yaml="idle_timeout")
+    idle_timeout_s: int = key(75, Duration(allow_off=False), yaml="idle_timeout")
 
 
 @dataclass(frozen=True, slots=True)

@@ -369,6 +369,8 @@ def test_defaults_of_the_new_keys(tmp_path: Path) -> None:
     ("text", "expected"),
     [
         ("server: {idle_timeout: soon}\n", "server.idle_timeout: 'soon' is not a duration"),
+        ("server: {idle_timeout: never}\n", "server.idle_timeout: 'never' is not a duration here"),
+        ("server: {idle_timeout: off}\n", "server.idle_timeout: 'off' is not a duration here"),
         ("web_search: {mode: sometimes}\n", "web_search.mode: 'sometimes' is not a mode"),
         ("web_search: {on_unavailable: retry}\n", "web_search.on_unavailable: 'retry'"),
         ("web_search: {max_iterations: 0}\n", "web_search.max_iterations: must be at least 1"),

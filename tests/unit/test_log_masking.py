@@ -80,5 +80,7 @@ def test_the_missing_key_warning_reaches_the_log_intact(
 
 @pytest.mark.parametrize(("name", "level"), [("trace", logging.DEBUG), ("warn", logging.WARNING)])
 def test_typescript_level_names_configure_the_sinks(name: str, level: int) -> None:
+    logging.addLevelName(5, "TRACE")  # as uvicorn does when it starts serving
+
     configure_logging(LoggingConfig(level=name, console=LogConsoleConfig(pretty=False)))
     assert logging.getLogger().level == level
