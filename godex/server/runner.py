@@ -50,7 +50,7 @@ def _uvicorn_options(config: GodexConfig) -> dict[str, Any]:
         "server_header": False,
         "proxy_headers": False,  # no proxy in front by default; saves a middleware per request
         "timeout_graceful_shutdown": config.server.shutdown_timeout_s,
-        "timeout_keep_alive": 75,
+        "timeout_keep_alive": config.server.idle_timeout_s,
         "backlog": 4096,
     }
 
