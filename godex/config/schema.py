@@ -55,6 +55,10 @@ class ServerConfig:
     shutdown_timeout_s: float = key(30.0, Seconds(), yaml="shutdown_timeout")
     # Keep-alive idle timeout of client connections (the TypeScript GodeX's server.idle_timeout).
     idle_timeout_s: int = key(75, Duration(allow_off=False), yaml="idle_timeout")
+    # A request body must arrive within this (slow clients would hold connections), and stay
+    # within this size.
+    body_timeout_s: float = key(30.0, Seconds(), yaml="body_timeout")
+    max_body_bytes: int = key(64 * 1024 * 1024, Size(), yaml="max_body_size")
 
 
 @dataclass(frozen=True, slots=True)

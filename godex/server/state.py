@@ -52,4 +52,6 @@ def build_state(config: GodexConfig, transport: Transport | None = None) -> AppS
         stored=StoredResponses(services),
         metrics=Metrics(),
         api_keys=[(k.encode(), key_id(k)) for k in config.server.api_keys if k],
+        max_body_bytes=config.server.max_body_bytes,
+        body_timeout_s=config.server.body_timeout_s,
     )
