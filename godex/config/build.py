@@ -211,21 +211,37 @@ def _provider(name: str, p: object, ctx: Ctx, raw_key: object) -> ProviderConfig
     )
 
 
-def _aliases(raw: Mapping[str, Any], providers: Mapping[str, Any], ctx: Ctx) -> dict[str, str]:
+def _alias_target(key: str, target: Any, providers: Mapping[str, Any], ctx: Ctx) -> bool:
+    prov, _, model = target.partition("/") if isinstance(target, str) else ("", "", "")
+    if not prov or not model:
+        ctx.problems.append(f"{key}: {target!r} must be 'provider/model'")
+        return False
+    if prov not in providers:
+        ctx.problems.append(
+            f"{key}: {target!r} names unknown provider {prov!r}"
+            f"{hint(prov, [str(p) for p in providers])}"
+        )
+        return False
+    return True
+
+
+def _aliases(
+    raw: Mapping[str, Any], providers: Mapping[str, Any], ctx: Ctx
+) -> dict[str, str | tuple[str, ...]]:
+    """Each alias names one 'provider/model', or a list of them: a failover chain in order."""
     models = section(raw, "models", "", ctx)
     aliases = _leaf(ModelsConfig, "aliases", models, "models", ctx)
-    out: dict[str, str] = {}
+    out: dict[str, str | tuple[str, ...]] = {}
     for alias, target in aliases.items():
         key = f"models.aliases.{alias}"
-        prov, _, model = target.partition("/") if isinstance(target, str) else ("", "", "")
-        if not prov or not model:
-            ctx.problems.append(f"{key}: {target!r} must be 'provider/model'")
-        elif prov not in providers:
-            ctx.problems.append(
-                f"{key}: {target!r} names unknown provider {prov!r}"
-                f"{hint(prov, [str(p) for p in providers])}"
-            )
-        else:
+        if isinstance(target, list):
+            if not target:
+                ctx.problems.append(f"{key}: a failover chain needs at least one target")
+                continue
+            checks = [_alias_target(f"{key}[{i}]", t, providers, ctx) for i, t in enumerate(target)]
+            if all(checks):
+                out[str(alias)] = tuple(str(t) for t in target)
+        elif _alias_target(key, target, providers, ctx):
             out[str(alias)] = target
     return out
 

@@ -91,8 +91,40 @@ class ProviderConfig:
 
 @dataclass(frozen=True, slots=True)
 class ModelsConfig:
-    # name -> "provider/model"; checked against the providers in build.py
-    aliases: dict[str, str] = field(default_factory=dict, metadata=meta(Mapping_(), custom=True))
+    # name -> "provider/model", or an ordered failover chain of them; checked in build.py
+    aliases: dict[str, str | tuple[str, ...]] = field(
+        default_factory=dict, metadata=meta(Mapping_(), custom=True)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RetryConfig:
+    """Retries of one target before failing over (only before the client saw a byte)."""
+
+    attempts: int = key(2, _POSITIVE)  # tries per target, the first one included
+    backoff_ms: int = key(200, _POSITIVE)  # base of the exponential backoff (full jitter)
+    max_backoff_ms: int = key(5_000, _POSITIVE)
+    # Retries may add at most this share of a provider's traffic (plus min_retries per window),
+    # so a sick provider is not hammered.
+    budget_percent: int = key(20, Int(low=0, high=100))
+    min_retries: int = key(3, Int(low=0))
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerConfig:
+    """Per provider and model: skip a target that keeps failing, probe it after a cool-down."""
+
+    failures: int = key(5, _POSITIVE)  # consecutive failures that open the breaker
+    failure_percent: int = key(50, Int(low=1, high=100))  # or this share of a window's calls
+    min_requests: int = key(10, _POSITIVE)  # ... once the window holds this many
+    window_s: float = key(30.0, Seconds(), yaml="window")
+    cooldown_s: float = key(30.0, Seconds(), yaml="cooldown")
+
+
+@dataclass(frozen=True, slots=True)
+class ResilienceConfig:
+    retry: RetryConfig = field(default_factory=RetryConfig, metadata=sub(RetryConfig))
+    breaker: BreakerConfig = field(default_factory=BreakerConfig, metadata=sub(BreakerConfig))
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,5 +228,8 @@ class GodexConfig:
     )
     web_search: WebSearchConfig = field(
         default_factory=WebSearchConfig, metadata=sub(WebSearchConfig)
+    )
+    resilience: ResilienceConfig = field(
+        default_factory=ResilienceConfig, metadata=sub(ResilienceConfig)
     )
     source: str | None = None  # the file it came from; None for the built-in default

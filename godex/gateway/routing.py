@@ -15,29 +15,44 @@ from godex.providers.runtime import ProviderRuntime
 
 @dataclass(frozen=True, slots=True)
 class Route:
+    """One target: a provider runtime and the model name it is asked for."""
+
     provider: ProviderRuntime
     upstream_model: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.provider.name}/{self.upstream_model}"
+
+
+def _chain(target: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (target,) if isinstance(target, str) else target
 
 
 class ModelRouter:
     def __init__(self, config: GodexConfig, runtimes: dict[str, ProviderRuntime]) -> None:
-        self._aliases = dict(config.models.aliases)
+        self._aliases = {name: _chain(t) for name, t in config.models.aliases.items()}
         self._default = config.default_provider
         self._runtimes = runtimes
-        self._cache: dict[str, Route] = {}
+        self._cache: dict[str, tuple[Route, ...]] = {}
 
     @property
     def runtimes(self) -> dict[str, ProviderRuntime]:
         return self._runtimes
 
     def resolve(self, model: str) -> Route:
-        route = self._cache.get(model)
-        if route is not None:
-            return route
-        route = self._resolve(model)
+        """The first target for ``model``."""
+        return self.candidates(model)[0]
+
+    def candidates(self, model: str) -> tuple[Route, ...]:
+        """Every target for ``model`` in failover order (one, unless an alias names a chain)."""
+        routes = self._cache.get(model)
+        if routes is not None:
+            return routes
+        routes = self._resolve(model)
         if len(self._cache) < 10_000:  # bounded: model strings come from clients
-            self._cache[model] = route
-        return route
+            self._cache[model] = routes
+        return routes
 
     def _split(self, target: str) -> Route | None:
         provider, sep, upstream = target.partition("/")
@@ -46,25 +61,26 @@ class ModelRouter:
             return Route(runtime, upstream)
         return None
 
-    def _resolve(self, model: str) -> Route:
+    def _resolve(self, model: str) -> tuple[Route, ...]:
         direct = self._split(model)
         if direct is not None:
-            return direct
+            return (direct,)
         for key in (model, "*"):
-            target = self._aliases.get(key)
-            if target is not None:
-                route = self._split(target)
-                if route is not None:
-                    return route
-                # The alias names a provider that could not be set up: say so, never
+            chain = self._aliases.get(key)
+            if chain is not None:
+                routes = tuple(r for r in map(self._split, chain) if r is not None)
+                if routes:
+                    return routes
+                # The alias names providers that could not be set up: say so, never
                 # send the request somewhere else under the client's model name.
+                names = ", ".join(f"'{t.partition('/')[0]}'" for t in chain)
                 raise ProviderUnavailable(
-                    f"model '{model}' maps to '{target}', but provider "
-                    f"'{target.partition('/')[0]}' is not available on this gateway",
+                    f"model '{model}' maps to '{', '.join(chain)}', but provider {names} "
+                    "is not available on this gateway",
                     code="provider.unavailable",
                 )
         if self._default and self._default in self._runtimes:
-            return Route(self._runtimes[self._default], model)
+            return (Route(self._runtimes[self._default], model),)
         raise InvalidRequestError(
             f"model '{model}' does not resolve to a provider: no alias, no '*' alias and no "
             "default_provider matches",
@@ -73,13 +89,23 @@ class ModelRouter:
             param="model",
         )
 
+    def default_route(self) -> tuple[Route, ...]:
+        """The targets a request with no alias of its own goes to (for readiness)."""
+        if "*" in self._aliases:
+            return tuple(r for r in map(self._split, self._aliases["*"]) if r is not None)
+        if self._default and self._default in self._runtimes:
+            rt = self._runtimes[self._default]
+            return (Route(rt, rt.spec.default_model),)
+        return ()
+
     def model_ids(self) -> list[str]:
         """Aliases first, then ``provider/model`` ids of every configured provider."""
         ids: list[str] = [a for a in self._aliases if a != "*"]
         for name, rt in self._runtimes.items():
             models = rt.config.models or rt.spec.models or (rt.spec.default_model,)
             ids.extend(f"{name}/{m}" for m in models)
-        for target in self._aliases.values():
-            if target not in ids:
-                ids.append(target)
+        for chain in self._aliases.values():
+            for target in chain:
+                if target not in ids:
+                    ids.append(target)
         return ids

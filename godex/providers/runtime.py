@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from godex.config.schema import ProviderConfig
 from godex.errors import ProviderUnavailable
 from godex.providers.spec import ProviderSpec
+from godex.upstream.breaker import BreakerPolicy, CircuitBreaker, Listener
+from godex.upstream.retry import RetryBudget, RetryPolicy
 from godex.upstream.transport import Timeouts, UpstreamRequest
 
 
@@ -23,6 +25,24 @@ class ProviderRuntime:
     headers: dict[str, str]
     unavailable_reason: str | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    budget: RetryBudget = field(default_factory=lambda: RetryBudget(RetryPolicy()))
+    breaker_policy: BreakerPolicy = field(default_factory=BreakerPolicy)
+    on_breaker_change: Listener | None = None
+    # One breaker per upstream model: a provider can fail one model and serve the others.
+    breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
+
+    def breaker(self, model: str) -> CircuitBreaker:
+        found = self.breakers.get(model)
+        if found is None:
+            if len(self.breakers) >= 1024:  # bounded: model names can come from clients
+                model = "*"
+                found = self.breakers.get(model)
+            if found is None:
+                found = self.breakers[model] = CircuitBreaker(
+                    f"{self.name}/{model}", self.breaker_policy, on_change=self.on_breaker_change
+                )
+        return found
 
     def ensure_available(self) -> None:
         if self.unavailable_reason is not None:
@@ -35,7 +55,13 @@ class ProviderRuntime:
         return UpstreamRequest(self.url, self.headers, body, self.timeouts, self.name)
 
 
-def build_runtime(cfg: ProviderConfig, spec: ProviderSpec) -> ProviderRuntime:
+def build_runtime(
+    cfg: ProviderConfig,
+    spec: ProviderSpec,
+    retry: RetryPolicy | None = None,
+    breaker: BreakerPolicy | None = None,
+    on_breaker_change: Listener | None = None,
+) -> ProviderRuntime:
     base_url = (cfg.base_url or spec.default_base_url).rstrip("/")
     url = base_url if base_url.endswith("/chat/completions") else base_url + "/chat/completions"
     headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
@@ -52,4 +78,17 @@ def build_runtime(cfg: ProviderConfig, spec: ProviderSpec) -> ProviderRuntime:
         idle_ms=cfg.idle_timeout_ms,
         total_ms=cfg.timeout_ms,
     )
-    return ProviderRuntime(cfg.name, cfg, spec, url, headers, reason, timeouts)
+    retry = retry or RetryPolicy()
+    return ProviderRuntime(
+        cfg.name,
+        cfg,
+        spec,
+        url,
+        headers,
+        reason,
+        timeouts,
+        retry,
+        RetryBudget(retry),
+        breaker or BreakerPolicy(),
+        on_breaker_change,
+    )

@@ -137,6 +137,7 @@ def test_every_declaration_sits_in_field_metadata() -> None:
         "logging",
         "compaction",
         "web_search",
+        "resilience",
     ]
 
 
