@@ -34,6 +34,8 @@ def usage_from(u: Any) -> Usage | None:
     cached = prompt_details.get("cached_tokens")
     if cached is None:
         cached = u.get("prompt_cache_hit_tokens")
+    if cached is None:
+        cached = u.get("cached_tokens")  # Moonshot: at the top level of usage
     total = u.get("total_tokens")
     return Usage(
         input_tokens=u["prompt_tokens"],

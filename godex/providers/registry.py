@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from godex.providers import deepseek, minimax, openai_compatible, xiaomi, zhipu
+from godex.providers import (
+    deepseek,
+    doubao,
+    kimi,
+    local,
+    minimax,
+    openai_compatible,
+    qwen,
+    xiaomi,
+    zhipu,
+)
 from godex.providers.spec import ProviderSpec
 
 SPECS: dict[str, ProviderSpec] = {
@@ -12,9 +22,28 @@ SPECS: dict[str, ProviderSpec] = {
     "xiaomi": xiaomi.SPEC,
     "zhipu": zhipu.SPEC,
     "minimax": minimax.SPEC,
+    "kimi": kimi.SPEC,
+    "qwen": qwen.SPEC,
+    "doubao": doubao.SPEC,
+    "vllm": local.VLLM,
+    "sglang": local.SGLANG,
+    "ollama": local.OLLAMA,
+    "llamacpp": local.LLAMA_CPP,
     "openai_compatible": openai_compatible.BASE,
 }
-ALIASES = {"mimo": "xiaomi", "glm": "zhipu", "openai-compatible": "openai_compatible"}
+ALIASES = {
+    "mimo": "xiaomi",
+    "glm": "zhipu",
+    "openai-compatible": "openai_compatible",
+    "moonshot": "kimi",
+    "dashscope": "qwen",
+    "bailian": "qwen",
+    "volcengine": "doubao",
+    "ark": "doubao",
+    "llama.cpp": "llamacpp",
+    "llama-cpp": "llamacpp",
+    "llama_cpp": "llamacpp",
+}
 SPEC_NAMES: tuple[str, ...] = (*SPECS, *ALIASES)
 
 
