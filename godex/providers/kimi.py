@@ -29,6 +29,18 @@ ERROR_TYPES: dict[str, Classified] = {
 }
 
 
+K3_EFFORT: dict[str, str | None] = {
+    "none": "low",
+    "minimal": "low",
+    "low": "low",
+    "medium": "high",
+    "high": "high",
+    "xhigh": "max",
+    "max": "max",
+    "ultra": "max",
+}
+
+
 class KimiNormalizer(StreamNormalizer):
     def feed(self, obj: dict[str, Any]) -> list[Delta]:
         choices = obj.get("choices")
@@ -83,6 +95,9 @@ SPEC = ProviderSpec(
     model_overrides=(
         # Thinking forced on: nothing to switch, and it cannot be switched off.
         ("kimi-k2-thinking*", {"reasoning_control": "none", "accepts_images": False}),
+        ("kimi-k2.7-code*", {"reasoning_control": "none"}),
+        # kimi-k3: always thinks; its depth is reasoning_effort low | high | max.
+        ("kimi-k3*", {"reasoning_control": "effort", "effort_map": K3_EFFORT}),
         # The older generation models: no thinking, free sampling.
         (
             "moonshot-v1-*",
