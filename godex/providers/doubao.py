@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from godex.errors import ProviderError
-from godex.providers import errors
 from godex.providers.base import ChatHooks, set_thinking
 from godex.providers.errors import Classified
 from godex.providers.spec import ChatRequest, ProviderSpec
@@ -28,6 +24,8 @@ ERROR_CODES: dict[str, Classified] = {
 
 
 class DoubaoHooks(ChatHooks):
+    error_names = ERROR_CODES
+
     def patch_request(self, spec: ProviderSpec, req: ChatRequest) -> None:
         spec = spec.for_model(str(req.body.get("model", "")))
         if spec.reasoning_control == "none":
@@ -35,13 +33,6 @@ class DoubaoHooks(ChatHooks):
         set_thinking(req)
         if req.thinking and req.effort:
             req.body["reasoning_effort"] = req.effort
-
-    def error_from_http(
-        self, spec: ProviderSpec, status: int, body: bytes, headers: Mapping[str, str]
-    ) -> ProviderError:
-        return errors.error_from_http(
-            spec.display_name or spec.name, status, body, headers, ERROR_CODES
-        )
 
 
 SPEC = ProviderSpec(

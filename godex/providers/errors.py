@@ -130,12 +130,17 @@ def error_fields(obj: Mapping[str, Any]) -> tuple[str, str | None] | None:
 
 
 def named_code(body: bytes) -> str | None:
-    """A provider's error name: ``error.code`` when it is not a number, else ``error.type``."""
+    """The error name in an HTTP error body (see ``error_name``)."""
     try:
         obj: Any = json.loads(body.decode("utf-8", "replace").strip().removeprefix("data:"))
     except ValueError:
         return None
-    err = obj.get("error") if isinstance(obj, dict) else None
+    return error_name(obj) if isinstance(obj, dict) else None
+
+
+def error_name(obj: Mapping[str, Any]) -> str | None:
+    """A provider's error name: ``error.code`` when it is not a number, else ``error.type``."""
+    err = obj.get("error")
     if not isinstance(err, dict):
         return None
     for key in ("code", "type"):

@@ -6,12 +6,9 @@ rather than at the top level, and errors are named by ``error.type`` (a quota er
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from godex.bridge.deltas import Delta
-from godex.errors import ProviderError
-from godex.providers import errors
 from godex.providers.base import TOGGLE_EFFORT_MAP, ChatHooks, StreamNormalizer, set_thinking
 from godex.providers.errors import Classified
 from godex.providers.spec import ChatRequest, ProviderSpec
@@ -54,6 +51,8 @@ class KimiNormalizer(StreamNormalizer):
 
 
 class KimiHooks(ChatHooks):
+    error_names = ERROR_TYPES
+
     def patch_request(self, spec: ProviderSpec, req: ChatRequest) -> None:
         spec = spec.for_model(str(req.body.get("model", "")))
         if spec.reasoning_control == "toggle":
@@ -63,13 +62,6 @@ class KimiHooks(ChatHooks):
 
     def stream_normalizer(self, spec: ProviderSpec) -> KimiNormalizer:
         return KimiNormalizer(spec, self)
-
-    def error_from_http(
-        self, spec: ProviderSpec, status: int, body: bytes, headers: Mapping[str, str]
-    ) -> ProviderError:
-        return errors.error_from_http(
-            spec.display_name or spec.name, status, body, headers, ERROR_TYPES
-        )
 
 
 SPEC = ProviderSpec(

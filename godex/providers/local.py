@@ -7,12 +7,9 @@ What they share: no key needed, reasoning that is either split out by the engine
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from godex.bridge.deltas import Delta
-from godex.errors import ProviderError
-from godex.providers import errors
 from godex.providers.base import TOGGLE_EFFORT_MAP, ChatHooks, StreamNormalizer
 from godex.providers.errors import Classified
 from godex.providers.spec import ChatRequest, ProviderSpec
@@ -82,15 +79,6 @@ class OllamaHooks(LocalHooks):
             req.body["reasoning_effort"] = req.effort
 
 
-class LlamaCppHooks(LocalHooks):
-    def error_from_http(
-        self, spec: ProviderSpec, status: int, body: bytes, headers: Mapping[str, str]
-    ) -> ProviderError:
-        return errors.error_from_http(
-            spec.display_name or spec.name, status, body, headers, LLAMA_CPP_ERRORS
-        )
-
-
 # llama-server names its errors in error.type; error.code is an HTTP status (500 in older
 # builds even for an oversized prompt).
 LLAMA_CPP_ERRORS: dict[str, Classified] = {
@@ -99,6 +87,11 @@ LLAMA_CPP_ERRORS: dict[str, Classified] = {
     "unavailable_error": Classified("provider.overloaded", 502),
     "not_supported_error": Classified("provider.invalid_request", 400),
 }
+
+
+class LlamaCppHooks(LocalHooks):
+    error_names = LLAMA_CPP_ERRORS
+
 
 _LOCAL: dict[str, Any] = {
     "api_key_required": False,

@@ -6,10 +6,6 @@ errors carry a string ``error.code`` naming the failure.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from godex.errors import ProviderError
-from godex.providers import errors
 from godex.providers.base import ChatHooks
 from godex.providers.errors import Classified
 from godex.providers.spec import ChatRequest, ProviderSpec
@@ -28,6 +24,8 @@ ERROR_CODES: dict[str, Classified] = {
 
 
 class QwenHooks(ChatHooks):
+    error_names = ERROR_CODES
+
     def patch_request(self, spec: ProviderSpec, req: ChatRequest) -> None:
         spec = spec.for_model(str(req.body.get("model", "")))
         if spec.reasoning_control == "none":
@@ -41,13 +39,6 @@ class QwenHooks(ChatHooks):
         budgets = spec.extra.get("thinking_budgets") or {}
         if req.thinking and req.effort in budgets:
             req.body["thinking_budget"] = budgets[req.effort]
-
-    def error_from_http(
-        self, spec: ProviderSpec, status: int, body: bytes, headers: Mapping[str, str]
-    ) -> ProviderError:
-        return errors.error_from_http(
-            spec.display_name or spec.name, status, body, headers, ERROR_CODES
-        )
 
 
 SPEC = ProviderSpec(

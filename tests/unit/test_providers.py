@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from godex.bridge.deltas import ReasoningDelta, TextDelta, ToolCallDelta, Usage
+from godex.bridge.deltas import ReasoningDelta, TextDelta, ToolCallDelta, UpstreamError, Usage
 from godex.errors import ConfigError
 from godex.providers import registry
 from godex.providers.base import ThinkSplitter
@@ -417,3 +417,16 @@ def test_local_normalizer_tolerates_any_shape(obj: Any) -> None:
     assert spec is not None
     if isinstance(obj, dict):
         spec.hooks.stream_normalizer(spec).feed(obj)
+
+
+def test_named_errors_inside_a_stream_use_the_provider_table() -> None:
+    ark = registry.get_spec("doubao")
+    assert ark is not None
+    err = {"error": {"code": "AccountOverdueError", "message": "overdue", "type": "Forbidden"}}
+    (delta,) = ark.hooks.stream_normalizer(ark).feed(err)
+    assert isinstance(delta, UpstreamError) and delta.code == "provider.insufficient_quota"
+    # Without a table the same body falls back to the generic rules.
+    ds = registry.get_spec("deepseek")
+    assert ds is not None
+    (plain,) = ds.hooks.stream_normalizer(ds).feed(err)
+    assert isinstance(plain, UpstreamError) and plain.code == "provider.upstream_error"
