@@ -10,6 +10,7 @@ import pytest
 from godex.bridge.plan import build_chat_request
 from godex.bridge.request import parse_request
 from godex.bridge.sealing import Sealer
+from godex.errors import ConfigError
 from godex.providers import registry
 from godex.providers import spec as spec_module
 from godex.providers.base import ChatHooks
@@ -120,3 +121,11 @@ def test_aliases_resolve(alias: str, name: str) -> None:
     spec = registry.get_spec(alias)
     assert spec is not None and spec.name == name
     assert alias in registry.SPEC_NAMES
+
+
+def test_openai_compatible_config_can_drop_the_key_requirement_but_not_override_models() -> None:
+    spec = registry.build_openai_compatible_spec({"api_key_required": False}, "http://h/v1")
+    assert spec.api_key_required is False
+    with pytest.raises(ConfigError) as info:
+        registry.build_openai_compatible_spec({"model_overrides": []}, None)
+    assert "model_overrides" in info.value.message
