@@ -120,6 +120,7 @@ def build_chat_request(
     sealer: Sealer,
     resolve_reference: Resolver | None = None,
 ) -> BridgePlan:
+    spec = spec.for_model(upstream_model)
     diags = Diagnostics()
     items = history + req.input_items if history else req.input_items
     decl = declare_tools(req.tools + tools_from_input(items), spec, diags)

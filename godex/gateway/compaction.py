@@ -80,7 +80,8 @@ async def _summarise(
         raw = await resp.read()
     finally:
         resp.release()
-    deltas = rt.spec.hooks.normalize_body(rt.spec, decode_body(raw))
+    spec = route.spec
+    deltas = spec.hooks.normalize_body(spec, decode_body(raw))
     builder.start()
     usage: Usage | None = None
     for d in deltas:

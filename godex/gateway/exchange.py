@@ -48,13 +48,13 @@ class TurnExchange(OpenedTurn):
         self.upstream.release()
 
     async def complete(self) -> Completed:
-        rt = self.route.provider
         try:
             async with asyncio.timeout_at(self.ctx.deadline):
                 raw = await self.upstream.read()
         except TimeoutError as exc:
             raise deadline_exceeded(self.route) from exc
-        deltas = rt.spec.hooks.normalize_body(rt.spec, decode_body(raw))
+        spec = self.route.spec
+        deltas = spec.hooks.normalize_body(spec, decode_body(raw))
         for d in deltas:
             if isinstance(d, UpstreamError):
                 self.ctx.upstream_message = d.message
@@ -86,7 +86,7 @@ class TurnExchange(OpenedTurn):
     async def _pump(self, tail: list[Event]) -> AsyncIterator[list[Event]]:
         """Move upstream chunks through the builder; leave the events that end it in ``tail``."""
         rt = self.route.provider
-        spec = rt.spec
+        spec = self.route.spec
         builder = self.builder
         normalizer = spec.hooks.stream_normalizer(spec)
         reader = SSEReader()

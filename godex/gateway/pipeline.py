@@ -172,7 +172,7 @@ class Pipeline:
         own = expand_compactions(req.input_items, sealer, diags)
         if own is not req.input_items:
             planned = dataclasses.replace(req, input_items=own)
-        spec = route.provider.spec
+        spec = route.spec
         plan = build_chat_request(
             planned, items, route.upstream_model, spec, sealer, history.resolve
         )
@@ -204,7 +204,8 @@ class Pipeline:
                 raw = b""
             finally:
                 resp.release()
-            err = rt.spec.hooks.error_from_http(rt.spec, resp.status, raw, resp.headers)
+            spec = route.spec
+            err = spec.hooks.error_from_http(spec, resp.status, raw, resp.headers)
             ctx.upstream_message = err.upstream_message or err.message
             raise err
         return resp
@@ -236,7 +237,7 @@ class Pipeline:
             echo=echo,
             tool_plan=plan.tool_plan,
             stream=stream,
-            finish_extra=route.provider.spec.finish_reasons,
+            finish_extra=route.spec.finish_reasons,
             reasoning_as_summary=plan.reasoning_summary,
             seal_reasoning=seal,
             output_check=check,

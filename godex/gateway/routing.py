@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from godex.config.schema import GodexConfig
 from godex.errors import InvalidRequestError, ProviderUnavailable
 from godex.providers.runtime import ProviderRuntime
+from godex.providers.spec import ProviderSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,11 @@ class Route:
     @property
     def label(self) -> str:
         return f"{self.provider.name}/{self.upstream_model}"
+
+    @property
+    def spec(self) -> ProviderSpec:
+        """The provider's spec with this model's overrides applied."""
+        return self.provider.spec.for_model(self.upstream_model)
 
 
 def _chain(target: str | tuple[str, ...]) -> tuple[str, ...]:

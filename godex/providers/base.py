@@ -34,6 +34,8 @@ def usage_from(u: Any) -> Usage | None:
     cached = prompt_details.get("cached_tokens")
     if cached is None:
         cached = u.get("prompt_cache_hit_tokens")
+    if cached is None:
+        cached = u.get("cached_tokens")  # Moonshot: at the top level of usage
     total = u.get("total_tokens")
     return Usage(
         input_tokens=u["prompt_tokens"],
@@ -129,7 +131,7 @@ class StreamNormalizer:
         if "error" in obj or "base_resp" in obj:
             err = errors.error_fields(obj)
             if err is not None:
-                return [self.hooks.stream_error(self.spec, err[0], err[1])]
+                return [self.hooks.stream_error(self.spec, err[0], err[1], errors.error_name(obj))]
         out: list[Delta] = []
         choices = obj.get("choices")
         terminal = obj.get("object") == "chat.completion"
@@ -260,6 +262,9 @@ class ChatHooks:
 
     think_tags = False  # reasoning arrives inline as <think>…</think>
     snapshot_tool_calls = False  # argument fragments may repeat the whole buffer
+    # The provider's own error names (error.code / error.type) -> classification; they
+    # decide before the generic status and message rules, in HTTP errors and in streams.
+    error_names: Mapping[str, errors.Classified] = {}
 
     def auth_headers(self, spec: ProviderSpec, api_key: str) -> dict[str, str]:
         if spec.auth_scheme == "api-key":
@@ -275,7 +280,7 @@ class ChatHooks:
     def normalize_body(self, spec: ProviderSpec, body: dict[str, Any]) -> list[Delta]:
         err = errors.error_fields(body)
         if err is not None:
-            return [self.stream_error(spec, err[0], err[1])]
+            return [self.stream_error(spec, err[0], err[1], errors.error_name(body))]
         out: list[Delta] = []
         splitter = ThinkSplitter() if self.think_tags else None
         for choice in body.get("choices") or []:
@@ -326,8 +331,10 @@ class ChatHooks:
             out.append(usage)
         return out
 
-    def stream_error(self, spec: ProviderSpec, message: str, business: str | None) -> UpstreamError:
-        found = errors.classify(200, message, business)
+    def stream_error(
+        self, spec: ProviderSpec, message: str, business: str | None, name: str | None = None
+    ) -> UpstreamError:
+        found = errors.lookup(self.error_names, name) or errors.classify(200, message, business)
         return UpstreamError(
             found.code, f"{spec.display_name or spec.name}: {message}", found.status
         )
@@ -335,7 +342,9 @@ class ChatHooks:
     def error_from_http(
         self, spec: ProviderSpec, status: int, body: bytes, headers: Mapping[str, str]
     ) -> ProviderError:
-        return errors.error_from_http(spec.display_name or spec.name, status, body, headers)
+        return errors.error_from_http(
+            spec.display_name or spec.name, status, body, headers, self.error_names
+        )
 
 
 # For providers whose thinking is a switch: effort "none"/"minimal" turns it off, any other

@@ -19,7 +19,7 @@ from godex.errors import ProviderError
 _MINIMAX_CODE = re.compile(r"\((\d{4})\)\s*$")
 _CONTEXT = re.compile(
     r"context[ _-]?(length|window)|maximum context|too long|prompt is too long|token limit|"
-    r"超长|model_context_window_exceeded",
+    r"超长|model_context_window_exceeded|context size|range of input length",
     re.I,
 )
 _QUOTA = re.compile(r"insufficient (balance|account|quota|funds)|余额不足|quota .*exhausted", re.I)
@@ -118,6 +118,10 @@ def error_fields(obj: Mapping[str, Any]) -> tuple[str, str | None] | None:
         return message, business
     if isinstance(err, str) and err:
         return err, None
+    if obj.get("object") == "error" and isinstance(obj.get("message"), str):
+        # vLLM before 0.11 and SGLang: the error fields at top level, code = HTTP status.
+        code = obj.get("code")
+        return obj["message"], str(code) if isinstance(code, int) else None
     base = obj.get("base_resp")
     if isinstance(base, dict) and base.get("status_code") not in (0, None, "0"):
         message = str(base.get("status_msg") or "error")
@@ -125,11 +129,46 @@ def error_fields(obj: Mapping[str, Any]) -> tuple[str, str | None] | None:
     return None
 
 
+def named_code(body: bytes) -> str | None:
+    """The error name in an HTTP error body (see ``error_name``)."""
+    try:
+        obj: Any = json.loads(body.decode("utf-8", "replace").strip().removeprefix("data:"))
+    except ValueError:
+        return None
+    return error_name(obj) if isinstance(obj, dict) else None
+
+
+def error_name(obj: Mapping[str, Any]) -> str | None:
+    """A provider's error name: ``error.code`` when it is not a number, else ``error.type``."""
+    err = obj.get("error")
+    if not isinstance(err, dict):
+        return None
+    for key in ("code", "type"):
+        value = err.get(key)
+        if isinstance(value, str) and value and not value.isdigit():
+            return value
+    return None
+
+
+def lookup(table: Mapping[str, Classified], name: str | None) -> Classified | None:
+    """``name`` in ``table``, also by its dotted prefix (Ark: ``RateLimitExceeded.EndpointRPM``)."""
+    if not name:
+        return None
+    return table.get(name) or table.get(name.split(".", 1)[0])
+
+
 def error_from_http(
-    provider: str, status: int, body: bytes, headers: Mapping[str, str]
+    provider: str,
+    status: int,
+    body: bytes,
+    headers: Mapping[str, str],
+    names: Mapping[str, Classified] | None = None,
 ) -> ProviderError:
+    """``names``: the provider's own error names, which decide before the generic rules."""
     message, business = parse_error_body(body)
-    found = classify(status, message, business)
+    found = (lookup(names, named_code(body)) if names else None) or classify(
+        status, message, business
+    )
     extra: dict[str, str] = {}
     retry_after = headers.get("retry-after") or headers.get("Retry-After")
     if found.status == 429 and retry_after:

@@ -37,7 +37,8 @@ BASE = ProviderSpec(
 _FIELDS = {
     f.name: f
     for f in dataclasses.fields(ProviderSpec)
-    if f.name not in ("name", "hooks", "extra", "default_base_url", "api_key_env")
+    if f.name
+    not in ("name", "hooks", "extra", "default_base_url", "api_key_env", "model_overrides")
 }
 _SETS = ("tool_choices", "response_formats")
 

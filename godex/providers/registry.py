@@ -12,7 +12,17 @@ from typing import Any
 from godex.config import catalog
 from godex.config.keys import hint
 from godex.errors import GodexError
-from godex.providers import deepseek, minimax, openai_compatible, xiaomi, zhipu
+from godex.providers import (
+    deepseek,
+    doubao,
+    kimi,
+    local,
+    minimax,
+    openai_compatible,
+    qwen,
+    xiaomi,
+    zhipu,
+)
 from godex.providers.spec import ProviderSpec
 
 SPECS: dict[str, ProviderSpec] = {
@@ -20,9 +30,28 @@ SPECS: dict[str, ProviderSpec] = {
     "xiaomi": xiaomi.SPEC,
     "zhipu": zhipu.SPEC,
     "minimax": minimax.SPEC,
+    "kimi": kimi.SPEC,
+    "qwen": qwen.SPEC,
+    "doubao": doubao.SPEC,
+    "vllm": local.VLLM,
+    "sglang": local.SGLANG,
+    "ollama": local.OLLAMA,
+    "llamacpp": local.LLAMA_CPP,
     "openai_compatible": openai_compatible.BASE,
 }
-ALIASES = {"mimo": "xiaomi", "glm": "zhipu", "openai-compatible": "openai_compatible"}
+ALIASES = {
+    "mimo": "xiaomi",
+    "glm": "zhipu",
+    "openai-compatible": "openai_compatible",
+    "moonshot": "kimi",
+    "dashscope": "qwen",
+    "bailian": "qwen",
+    "volcengine": "doubao",
+    "ark": "doubao",
+    "llama.cpp": "llamacpp",
+    "llama-cpp": "llamacpp",
+    "llama_cpp": "llamacpp",
+}
 # The names at import time; spec_names() also has the ones added since with register().
 SPEC_NAMES: tuple[str, ...] = (*SPECS, *ALIASES)
 # The spec whose capabilities are declared in config rather than in code.

@@ -68,7 +68,7 @@ def build_runtime(
     reason = cfg.unavailable_reason
     if cfg.api_key:
         headers.update(spec.hooks.auth_headers(spec, cfg.api_key))
-    elif reason is None:
+    elif reason is None and spec.api_key_required:
         var = cfg.api_key_env or spec.api_key_env
         reason = f"no API key: set the environment variable {var}"
     headers.update(cfg.headers)

@@ -7,6 +7,8 @@ shapes, error bodies. No policy lives here.
 
 from __future__ import annotations
 
+import dataclasses
+import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -91,3 +93,39 @@ class ProviderSpec:
     stream_usage_option: bool = True  # send stream_options.include_usage
     user_field: str | None = None  # where Responses user / safety_identifier goes
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # Local engines run without a key; a missing key must not make them unavailable.
+    api_key_required: bool = True
+    # Per-model capability differences: (glob pattern, field overrides), applied in order to
+    # the upstream model name (case-insensitive); every matching entry applies.
+    model_overrides: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+
+    def __post_init__(self) -> None:
+        known = {f.name for f in dataclasses.fields(self)} - {"name", "model_overrides"}
+        for pattern, changes in self.model_overrides:
+            bad = sorted(set(changes) - known)
+            if bad:
+                raise ValueError(f"{self.name}: override {pattern!r} names unknown fields {bad}")
+
+    def for_model(self, model: str) -> ProviderSpec:
+        """This spec with the overrides for ``model`` applied (cached per spec and model)."""
+        if not self.model_overrides:
+            return self
+        key = (id(self), model)
+        hit = _FOR_MODEL.get(key)
+        if hit is not None and hit[0] is self:
+            return hit[1]
+        name = model.lower()
+        changes: dict[str, Any] = {}
+        for pattern, fields in self.model_overrides:
+            if fnmatch.fnmatchcase(name, pattern.lower()):
+                changes.update(fields)
+        resolved = dataclasses.replace(self, **changes) if changes else self
+        if len(_FOR_MODEL) >= _FOR_MODEL_MAX:
+            _FOR_MODEL.clear()  # model names come from clients: keep the cache bounded
+        _FOR_MODEL[key] = (self, resolved)
+        return resolved
+
+
+# (id(spec), model) -> (spec, resolved); the spec is kept so its id cannot be reused.
+_FOR_MODEL: dict[tuple[int, str], tuple[ProviderSpec, ProviderSpec]] = {}
+_FOR_MODEL_MAX = 4096

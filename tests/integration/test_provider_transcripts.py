@@ -240,3 +240,126 @@ def test_native_web_search_round_trip(gateway: RunningGateway, upstream: FakeUps
     declared = upstream.last["tools"]
     assert declared[0]["type"] == "web_search"
     assert declared[0]["web_search"]["content_size"] == "high"
+
+
+def _assistant_with_calls(sent: dict[str, Any]) -> dict[str, Any]:
+    return next(m for m in sent["messages"] if m.get("tool_calls"))
+
+
+def test_kimi_follow_up_gets_reasoning_back_and_keeps_thinking_on(
+    gateway: RunningGateway, upstream: FakeUpstream
+) -> None:
+    """Kimi rejects a tool-call turn without its reasoning_content while thinking is on."""
+    sent = _tool_turn(
+        gateway, upstream, "kimi/kimi-k2.6", FIXTURES / "kimi" / "tool_call_split_args.sse"
+    )
+    assistant = _assistant_with_calls(sent)
+    assert assistant["reasoning_content"] == "I need the weather."
+    assert assistant["tool_calls"][0]["id"] == "get_weather:0"
+    assert sent["messages"][-1] == {
+        "role": "tool",
+        "tool_call_id": "get_weather:0",
+        "content": "done",
+    }
+    assert sent["thinking"] == {"type": "enabled"}
+
+
+def test_kimi_history_without_reasoning_turns_thinking_off(
+    gateway: RunningGateway, upstream: FakeUpstream
+) -> None:
+    """A tool call from elsewhere (no reasoning) would be rejected with thinking on."""
+    client = openai.OpenAI(base_url=gateway.v1, api_key="k", max_retries=0)
+    items: list[Any] = [
+        {"role": "user", "content": "go"},
+        {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c1", "output": "ok"},
+    ]
+    upstream.push(Reply.json(completion_body("finished")))
+    client.responses.create(model="kimi/kimi-k2.6", input=items, store=False)
+    assert upstream.last["thinking"] == {"type": "disabled"}
+    # The thinking-only model has no switch at all: nothing is sent for it.
+    upstream.push(Reply.json(completion_body("finished")))
+    client.responses.create(model="kimi/kimi-k2-thinking", input=items, store=False)
+    assert "thinking" not in upstream.last
+
+
+def test_qwen_follow_up_sends_tool_results_and_model_decides_the_switch(
+    gateway: RunningGateway, upstream: FakeUpstream
+) -> None:
+    sent = _tool_turn(
+        gateway, upstream, "qwen/qwen-plus", FIXTURES / "qwen" / "tool_call_split_args.sse"
+    )
+    assistant = _assistant_with_calls(sent)
+    assert assistant["tool_calls"][0]["function"]["name"] == "get_weather"
+    json.loads(assistant["tool_calls"][0]["function"]["arguments"])
+    assert sent["messages"][-1]["role"] == "tool"
+    assert sent["enable_thinking"] is False  # non-streaming follow-up
+    client = openai.OpenAI(base_url=gateway.v1, api_key="k", max_retries=0)
+    for model, expected in (("qwen/qwen-plus", True), ("qwen/qwen3-coder-plus", None)):
+        upstream.push(Reply.sse_file(FIXTURES / "qwen" / "reasoning_then_usage_chunk.sse"))
+        with client.responses.stream(
+            model=model, input="hi", reasoning={"effort": "medium"}
+        ) as stream:
+            stream.get_final_response()
+        assert upstream.last.get("enable_thinking") is expected, model
+    assert upstream.last.get("thinking_budget") is None
+
+
+def test_doubao_follow_up_sends_tool_results_and_effort(
+    gateway: RunningGateway, upstream: FakeUpstream
+) -> None:
+    sent = _tool_turn(
+        gateway,
+        upstream,
+        "doubao/doubao-seed-1-8-251228",
+        FIXTURES / "doubao" / "tool_call_split_args.sse",
+    )
+    assert sent["messages"][-1]["role"] == "tool"
+    assert "reasoning_content" not in _assistant_with_calls(sent)
+    client = openai.OpenAI(base_url=gateway.v1, api_key="k", max_retries=0)
+    upstream.push(Reply.json(completion_body("ok")))
+    client.responses.create(
+        model="doubao/doubao-seed-1-8-251228",
+        input="hi",
+        reasoning={"effort": "low"},
+        max_output_tokens=64,
+    )
+    assert upstream.last["thinking"] == {"type": "enabled"}
+    assert upstream.last["reasoning_effort"] == "low"
+    assert upstream.last["max_completion_tokens"] == 64
+
+
+@pytest.mark.parametrize(
+    ("engine", "transcript"),
+    [
+        ("vllm", "reasoning_content_tool_call_split_args.sse"),
+        ("sglang", "tool_call_split_args.sse"),
+        ("llamacpp", "tool_call_split_args.sse"),
+        ("ollama", "whole_tool_call.sse"),
+    ],
+)
+def test_local_engine_follow_up_sends_tool_results_without_reasoning(
+    engine: str, transcript: str, gateway: RunningGateway, upstream: FakeUpstream
+) -> None:
+    """Chat templates drop past reasoning themselves: none is replayed to a local engine."""
+    sent = _tool_turn(gateway, upstream, f"{engine}/local-model", FIXTURES / engine / transcript)
+    assistant = _assistant_with_calls(sent)
+    assert "reasoning_content" not in assistant
+    assert json.loads(assistant["tool_calls"][0]["function"]["arguments"]) == {
+        "city": "Paris",
+        "unit": "celsius",
+    }
+    assert sent["messages"][-1]["role"] == "tool"
+    assert sent["messages"][-1]["content"] == "done"
+
+
+def test_local_engine_thinking_switch_reaches_the_chat_template(
+    gateway: RunningGateway, upstream: FakeUpstream
+) -> None:
+    client = openai.OpenAI(base_url=gateway.v1, api_key="k", max_retries=0)
+    upstream.push(Reply.json(completion_body("ok")))
+    client.responses.create(model="vllm/Qwen/Qwen3-8B", input="hi", reasoning={"effort": "none"})
+    assert upstream.last["chat_template_kwargs"] == {"enable_thinking": False, "thinking": False}
+    upstream.push(Reply.json(completion_body("ok")))
+    client.responses.create(model="ollama/qwen3:8b", input="hi", reasoning={"effort": "none"})
+    assert upstream.last["reasoning_effort"] == "none"
