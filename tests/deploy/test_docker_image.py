@@ -106,7 +106,7 @@ providers:
                 answer = json.load(resp)
             logs = docker("logs", name)
         finally:
-            subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
+            subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True, check=False)
     assert answer["status"] == "completed", answer
     texts = [
         part["text"]

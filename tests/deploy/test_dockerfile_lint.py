@@ -11,9 +11,11 @@ from tests.deploy.system import ROOT
 
 
 def hadolint() -> str:
-    # Next to this interpreter first: the venv's bin is not always on PATH.
-    beside = Path(sys.executable).parent / "hadolint"
-    found = str(beside) if beside.exists() else shutil.which("hadolint")
+    # Next to this interpreter first (the venv's bin is not always on PATH), then the project venv.
+    for candidate in (Path(sys.executable).parent, ROOT / ".venv" / "bin"):
+        if (candidate / "hadolint").exists():
+            return str(candidate / "hadolint")
+    found = shutil.which("hadolint")
     assert found, (
         "hadolint is missing: it is in the dev extras (bash scripts/test.sh installs them)"
     )
