@@ -55,6 +55,8 @@ def ensure_command(command: str, apt_package: str) -> str:
 
 def debian_rootfs() -> Path:
     """The cached python3-only Debian root file system (built by debootstrap on first use)."""
+    # debootstrap, chroot and mount need root; CI runs as root.
+    assert os.geteuid() == 0, "the deployment tests need root (debootstrap, chroot, mount)"
     ensure_command("debootstrap", "debootstrap")
     out = subprocess.run(
         ["bash", str(ROOT / "scripts" / "debian_rootfs.sh")],
