@@ -6,6 +6,8 @@ ARG BASE_IMAGE=python:3.11-slim-bookworm
 
 # --- stage 1: build the GodeX wheel from the work tree, offline ---------------------------------
 FROM ${BASE_IMAGE} AS build
+# Lets scripts/build_image.sh remove untagged leftovers of earlier builds (both stages carry it).
+LABEL org.godex.build=stage1
 WORKDIR /src
 COPY build/docker/wheels/ /wheels/
 COPY pyproject.toml README.md ./
@@ -17,6 +19,7 @@ RUN set -eu; \
 
 # --- stage 2: install the wheels into a venv, run as a non-root user ----------------------------
 FROM ${BASE_IMAGE}
+LABEL org.godex.build=image
 ARG GODEX_UID=10001
 # The data volume is the working directory: the default config's relative paths
 # (./data/sessions.db, ./data/trace.db, ./logs) land in it.

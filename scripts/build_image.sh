@@ -57,5 +57,8 @@ else
   # The classic builder; host networking so a base that wants the network has the host's.
   DOCKER_BUILDKIT=0 docker build -q --network host --build-arg "BASE_IMAGE=$base" -t "$image" . \
     >/dev/null
+  # The classic builder keeps the first stage, and an earlier image the tag moved off, as untagged
+  # images: drop those (only untagged ones carrying the Dockerfile's label).
+  docker image prune -f --filter label=org.godex.build >/dev/null
   echo "$image"
 fi

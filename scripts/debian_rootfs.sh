@@ -26,7 +26,9 @@ tmp="$(mktemp -d "$cache/.rootfs-build-XXXXXX")"
 cleanup() {
   # debootstrap mounts /proc and /sys in the target and may leave them mounted when it fails:
   # unmount everything below the build dir before deleting it, and never cross into a mount.
-  grep -o " $tmp[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" || true; done
+  { grep -o " $tmp[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do
+    umount -l "$m" || true
+  done
   rm -rf --one-file-system "$tmp"
 }
 trap cleanup EXIT

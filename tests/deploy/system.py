@@ -60,11 +60,12 @@ def debian_rootfs() -> Path:
     ensure_command("debootstrap", "debootstrap")
     out = subprocess.run(
         ["bash", str(ROOT / "scripts" / "debian_rootfs.sh")],
-        check=True,
+        check=False,
         capture_output=True,
         text=True,
         timeout=900,
     )
+    assert out.returncode == 0, f"scripts/debian_rootfs.sh failed:\n{out.stderr[-3000:]}"
     return Path(out.stdout.strip().splitlines()[-1])
 
 
