@@ -101,7 +101,9 @@ class ModelsConfig:
 class RetryConfig:
     """Retries of one target before failing over (only before the client saw a byte)."""
 
-    attempts: int = key(2, _POSITIVE)  # tries per target, the first one included
+    # Tries per target, the first one included. One by default: agents retry whole turns on
+    # their own (Codex up to five times), so gateway retries would multiply the load.
+    attempts: int = key(1, _POSITIVE)
     backoff_ms: int = key(200, _POSITIVE)  # base of the exponential backoff (full jitter)
     max_backoff_ms: int = key(5_000, _POSITIVE)
     # Retries may add at most this share of a provider's traffic (plus min_retries per window),

@@ -33,6 +33,7 @@ class RequestContext:
     event_count: int = 0
     terminal_event: str | None = None
     diagnostics: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[dict[str, Any]] = field(default_factory=list)  # upstream calls, in order
     request_payload: bytes | None = None
     response_payload: bytes | None = None
     response_id: str | None = None

@@ -12,7 +12,8 @@ from godex.bridge.request import ResponsesRequest
 from godex.gateway.compaction import open_compaction
 from godex.gateway.context import RequestContext
 from godex.gateway.exchange import TurnExchange
-from godex.gateway.pipeline import Exchange, Pipeline, encode_json
+from godex.gateway.failover import open_upstream
+from godex.gateway.pipeline import Exchange, Pipeline
 
 
 class Gateway(Pipeline):
@@ -20,13 +21,14 @@ class Gateway(Pipeline):
         ctx.stream = req.stream
         if has_trigger(req.input_items):
             return await open_compaction(self, req, ctx, legacy=False)
-        route = self.route(req, ctx)
+        ctx.requested_model = req.model
+        routes = self.services.router.candidates(req.model)
+        if len(routes) == 1:
+            self.route(req, ctx)  # a lone target that cannot be called fails here, at once
         history = await self.history(req)
-        plan = self.plan(req, history, route)
-        self.note_plan(plan, ctx)
-        upstream = await self.call(route, encode_json(plan.chat.body), ctx)
-        builder = self.make_builder(req, plan, route, stream=req.stream)
-        return TurnExchange(self, req, route, builder, upstream, ctx)
+        opened = await open_upstream(self, req, ctx, history, routes)
+        builder = self.make_builder(req, opened.plan, opened.route, stream=req.stream)
+        return TurnExchange(self, req, opened, builder, ctx)
 
     async def open_legacy_compaction(self, req: ResponsesRequest, ctx: RequestContext) -> Exchange:
         """POST /v1/responses/compact: the unary compaction older Codex versions send."""

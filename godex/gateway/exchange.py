@@ -1,7 +1,8 @@
 """An answer turn: upstream chunks (or one body) → neutral deltas → the ResponseBuilder.
 
 ``complete()`` is the sync path (one Response), ``stream()`` the streaming one (batches of events);
-both feed the same builder, so they cannot disagree.
+both feed the same builder, so they cannot disagree. By the time a turn exists, failover has
+chosen its target (``gateway.failover``): what it read before choosing comes first.
 """
 
 from __future__ import annotations
@@ -11,22 +12,11 @@ from collections.abc import AsyncIterator
 
 from godex.bridge.builder import Event, ResponseBuilder
 from godex.bridge.request import ResponsesRequest
-from godex.errors import GodexError, UpstreamTimeout
+from godex.errors import GodexError
 from godex.gateway.context import RequestContext
-from godex.gateway.pipeline import (
-    Completed,
-    OpenedTurn,
-    Pipeline,
-    deadline_exceeded,
-    encode_json,
-    error_from_delta,
-    note_result,
-)
-from godex.gateway.routing import Route
-from godex.protocol.deltas import UpstreamError
-from godex.upstream.decode import decode_body, decode_payload
-from godex.upstream.sse import SSEReader
-from godex.upstream.transport import UpstreamResponse
+from godex.gateway.failover import Opened
+from godex.gateway.pipeline import Completed, OpenedTurn, Pipeline, encode_json, note_result
+from godex.protocol.deltas import Delta
 
 
 class TurnExchange(OpenedTurn):
@@ -36,32 +26,20 @@ class TurnExchange(OpenedTurn):
         self,
         gateway: Pipeline,
         req: ResponsesRequest,
-        route: Route,
+        opened: Opened,
         builder: ResponseBuilder,
-        upstream: UpstreamResponse,
         ctx: RequestContext,
     ) -> None:
-        super().__init__(gateway, req, route, builder, ctx)
-        self.upstream = upstream
+        super().__init__(gateway, req, opened.route, builder, ctx)
+        self.opened = opened
 
     def close(self) -> None:
-        self.upstream.release()
+        self.opened.close()
 
     async def complete(self) -> Completed:
-        try:
-            async with asyncio.timeout_at(self.ctx.deadline):
-                raw = await self.upstream.read()
-        except TimeoutError as exc:
-            raise deadline_exceeded(self.route) from exc
-        spec = self.route.spec
-        deltas = spec.hooks.normalize_body(spec, decode_body(raw))
-        for d in deltas:
-            if isinstance(d, UpstreamError):
-                self.ctx.upstream_message = d.message
-                raise error_from_delta(d)
         builder = self.builder
         builder.start()
-        for d in deltas:
+        for d in self.opened.deltas:
             builder.feed(d)
         builder.finish()
         response = builder.response
@@ -84,64 +62,39 @@ class TurnExchange(OpenedTurn):
         yield tail
 
     async def _pump(self, tail: list[Event]) -> AsyncIterator[list[Event]]:
-        """Move upstream chunks through the builder; leave the events that end it in ``tail``."""
-        rt = self.route.provider
-        spec = self.route.spec
+        """Move upstream deltas through the builder; leave the events that end it in ``tail``."""
+        source = self.opened.source
+        assert source is not None
         builder = self.builder
-        normalizer = spec.hooks.stream_normalizer(spec)
-        reader = SSEReader()
-        loop = asyncio.get_running_loop()
-        idle = rt.timeouts.idle_ms / 1000
-        keepalive = self.gateway.services.keepalive_s
-        last_data = last_sent = loop.time()
-        deadline = self.ctx.deadline or last_data + rt.timeouts.total_ms / 1000
         feed = builder.feed_into
+        loop = asyncio.get_running_loop()
+        keepalive = self.gateway.services.keepalive_s
+        last_sent = loop.time()
         events: list[Event] = []
         try:
-            # Quiet ticks at least every second, so the deadline holds on a silent upstream.
-            async for chunk in self.upstream.chunks(min(keepalive, 1.0)):
-                now = loop.time()
+            deltas: list[Delta] | None = self.opened.deltas
+            while deltas is not None:
                 events = []
-                if chunk is not None:
-                    payloads = reader.feed(chunk)
-                    if payloads:
-                        last_data = now
-                        for data in payloads:
-                            for obj in decode_payload(data, strict=True):
-                                for delta in normalizer.feed(obj):
-                                    feed(delta, events)
-                if now - last_data > idle:
-                    raise UpstreamTimeout(
-                        f"{rt.name}: no data from the upstream for {rt.timeouts.idle_ms} ms "
-                        "(idle_timeout_ms)",
-                        code="provider.idle_timeout",
-                    )
-                if now > deadline:
-                    raise deadline_exceeded(self.route)
+                for delta in deltas:
+                    feed(delta, events)
                 if builder.done:
                     tail += events
                     return
-                if reader.done:
-                    tail += events
-                    events = []
-                    break
-                if not events:
-                    if now - last_sent < keepalive:
-                        continue
+                if self.opened.failure is not None:
+                    failure, self.opened.failure = self.opened.failure, None
+                    raise failure
+                now = loop.time()
+                if not events and now - last_sent >= keepalive:
                     # Comments don't reset Codex's idle timer; a real event does.
                     events = builder.keepalive()
-                last_sent = now
-                batch, events = events, []
-                yield batch
-            for data in reader.close():
-                for obj in decode_payload(data, strict=True):
-                    for delta in normalizer.feed(obj):
-                        feed(delta, tail)
-            for delta in normalizer.finish():
-                feed(delta, tail)
+                if events:
+                    last_sent = now
+                    batch, events = events, []
+                    yield batch
+                deltas = await source.read()
             if not builder.done:
                 tail += builder.finish()
         except GodexError as err:
-            # Events of the chunk that failed were built but not sent: they go out first.
+            # Events of the read that failed were built but not sent: they go out first.
             tail += events
             tail += builder.fail(err)

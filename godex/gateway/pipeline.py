@@ -186,11 +186,15 @@ class Pipeline:
             ctx.diagnostics = plan.diagnostics.as_dicts()
             log.debug("compatibility", request_id=ctx.request_id, diagnostics=ctx.diagnostics)
 
-    async def call(self, route: Route, payload: bytes, ctx: RequestContext) -> UpstreamResponse:
+    async def call(
+        self, route: Route, payload: bytes, ctx: RequestContext, *, deadline: float | None = None
+    ) -> UpstreamResponse:
         """Open the upstream exchange; an HTTP error status becomes the provider's typed error."""
         rt = route.provider
         ctx.t_upstream = time.perf_counter()
-        ctx.deadline = asyncio.get_running_loop().time() + rt.timeouts.total_ms / 1000
+        if deadline is None:
+            deadline = asyncio.get_running_loop().time() + rt.timeouts.total_ms / 1000
+        ctx.deadline = deadline
         try:
             async with asyncio.timeout_at(ctx.deadline):
                 resp = await self.services.transport.open(rt.request(payload))

@@ -43,4 +43,5 @@ def trace_record(ctx: RequestContext, duration_s: float) -> TraceRecord:
         request_payload=ctx.request_payload,
         response_payload=ctx.response_payload,
         response_id=ctx.response_id,
+        attempts=ctx.attempts,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,17 @@ import godex.providers.registry as registry
 from godex.bridge.sealing import Sealer
 from godex.config.schema import GodexConfig
 from godex.gateway.routing import ModelRouter
+from godex.logging import get_logger
 from godex.providers.runtime import ProviderRuntime, build_runtime
 from godex.sessions.factory import open_store
 from godex.sessions.store import SessionStore
 from godex.trace.recorder import NoopRecorder, TraceRecorder, make_recorder
 from godex.upstream.aiohttp_transport import AiohttpTransport
+from godex.upstream.breaker import BreakerPolicy
+from godex.upstream.retry import RetryPolicy
 from godex.upstream.transport import Transport
+
+log = get_logger("godex.gateway")
 
 
 def load_secret(config: GodexConfig) -> bytes:
@@ -69,12 +75,27 @@ class Services:
     sessions: SessionStore | None = None
     # How long a stream may stay quiet before the client gets a keep-alive event.
     keepalive_s: float = 10.0
+    breaker_log: BreakerLog = field(default_factory=lambda: BreakerLog())
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class BreakerLog:
+    """Every circuit breaker transition: logged, and counted for the metrics."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, str]] = Counter()  # (provider, new state) -> times
+
+    def __call__(self, name: str, old: str, new: str) -> None:
+        log.warning("circuit_breaker", target=name, old=old, new=new)
+        self.counts[(name.partition("/")[0], new)] += 1
+
+
 def build_runtimes(
-    config: GodexConfig,
+    config: GodexConfig, breaker_log: BreakerLog | None = None
 ) -> tuple[dict[str, ProviderRuntime], list[UnsupportedProvider]]:
+    r, b = config.resilience.retry, config.resilience.breaker
+    retry = RetryPolicy(r.attempts, r.backoff_ms, r.max_backoff_ms, r.budget_percent, r.min_retries)
+    breaker = BreakerPolicy(b.failures, b.failure_percent, b.min_requests, b.window_s, b.cooldown_s)
     runtimes: dict[str, ProviderRuntime] = {}
     unsupported: list[UnsupportedProvider] = []
     for name, pcfg in config.providers.items():
@@ -82,12 +103,13 @@ def build_runtimes(
         if spec is None:
             unsupported.append(UnsupportedProvider(name, pcfg.spec, "unknown spec"))
             continue
-        runtimes[name] = build_runtime(pcfg, spec)
+        runtimes[name] = build_runtime(pcfg, spec, retry, breaker, breaker_log)
     return runtimes, unsupported
 
 
 def build_services(config: GodexConfig, transport: Transport | None = None) -> Services:
-    runtimes, unsupported = build_runtimes(config)
+    breaker_log = BreakerLog()
+    runtimes, unsupported = build_runtimes(config, breaker_log)
     return Services(
         config=config,
         router=ModelRouter(config, runtimes),
@@ -96,4 +118,5 @@ def build_services(config: GodexConfig, transport: Transport | None = None) -> S
         sealer=Sealer(load_secret(config)),
         recorder=make_recorder(config.trace),
         sessions=open_store(config.session),
+        breaker_log=breaker_log,
     )

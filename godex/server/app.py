@@ -55,6 +55,7 @@ class GodexApp:
                 (lambda: float(state.extra.get("session_count", 0))) if sessions else None
             ),
         )
+        self.state.metrics.watch_breakers(self._breaker_states)
         if sessions is not None:
             state.extra["maintenance"] = asyncio.get_running_loop().create_task(self._maintenance())
         for rt in state.router.runtimes.values():
@@ -160,7 +161,14 @@ class GodexApp:
         path: str = scope["path"]
         method: str = scope["method"]
         if path == "/health":
-            await send_json(send, 200, self.health())
+            await send_json(send, 200, self.health(detailed=self._has_key(scope)))
+            return
+        if path == "/health/live":
+            await send_json(send, 200, {"status": "ok"})
+            return
+        if path == "/health/ready":
+            ready = self.ready()
+            await send_json(send, 200 if ready else 503, {"ready": ready})
             return
         if path == "/metrics":
             if not self.state.config.server.metrics_public:
@@ -203,6 +211,16 @@ class GodexApp:
     async def _body(self, receive: Receive) -> bytes:
         return await read_body(receive, self.state.max_body_bytes, self.state.body_timeout_s)
 
+    def _has_key(self, scope: Scope) -> bool:
+        """A valid client key came with the request (always true when keys are off)."""
+        if not self.state.api_keys:
+            return True
+        try:
+            self._authenticate(scope, RequestContext("", "", "", ""))
+        except AuthError:
+            return False
+        return True
+
     def _authenticate(self, scope: Scope, ctx: RequestContext) -> None:
         state = self.state
         if not state.api_keys:
@@ -234,16 +252,19 @@ class GodexApp:
         ctx.status = "rejected"
         await send_error(send, err, ctx.request_id)
 
-    def health(self) -> dict[str, Any]:
+    def health(self, *, detailed: bool = True) -> dict[str, Any]:
+        """The health document; upstream addresses only for callers that sent a valid key."""
         state = self.services
         providers = []
         for name, rt in state.router.runtimes.items():
             entry: dict[str, Any] = {
                 "name": name,
                 "spec": rt.spec.name,
-                "base_url": rt.url.removesuffix("/chat/completions"),
                 "available": rt.unavailable_reason is None,
+                "breakers": {model: b.state for model, b in rt.breakers.items()},
             }
+            if detailed:
+                entry["base_url"] = rt.url.removesuffix("/chat/completions")
             if rt.unavailable_reason:
                 entry["reason"] = rt.unavailable_reason
                 var = rt.config.api_key_env or rt.spec.api_key_env
@@ -252,15 +273,38 @@ class GodexApp:
             providers.append(entry)
         ok = any(p["available"] for p in providers)
         return {
-            "status": "ok" if ok else "degraded",
+            "status": "ok" if ok and self.ready() else "degraded",
             "version": __version__,
             "providers": providers,
             "unsupported_providers": [
                 {"name": u.name, "spec": u.spec, "reason": u.reason} for u in state.unsupported
             ],
             "sessions": state.config.session.backend if state.sessions else None,
+            "session_store": "up" if state.extra.get("store_up", True) else "down",
             "trace": state.recorder.enabled,
+            "ready": self.ready(),
         }
+
+    def ready(self) -> bool:
+        """At least one target of the default route can be called now, and the store is up."""
+        if not self.services.extra.get("store_up", True):
+            return False
+        for route in self.services.router.default_route():
+            rt = route.provider
+            if rt.unavailable_reason is None and rt.breaker(route.upstream_model).usable:
+                return True
+        return False
+
+    def _breaker_states(self) -> tuple[dict[str, str], dict[tuple[str, str], int]]:
+        rank = {"closed": 0, "half_open": 1, "open": 2}
+        states: dict[str, str] = {}
+        for name, rt in self.services.router.runtimes.items():
+            worst = "closed"
+            for breaker in rt.breakers.values():
+                if rank[breaker.state] > rank[worst]:
+                    worst = breaker.state
+            states[name] = worst
+        return states, dict(self.services.breaker_log.counts)
 
     def models(self) -> dict[str, Any]:
         created = 0
@@ -309,6 +353,8 @@ class GodexApp:
                     (usage.get("output_tokens_details") or {}).get("reasoning_tokens") or 0
                 ),
             )
+        if ctx.attempts:
+            metrics.observe_attempts(ctx.attempts)
         if ctx.error_code and ctx.error_code.startswith("provider."):
             metrics.upstream_error(provider=provider, code=ctx.error_code)
         recorder = self.services.recorder

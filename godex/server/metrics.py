@@ -6,10 +6,42 @@ observation costs a dict lookup plus the counter update.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+# (state per provider: "closed" | "half_open" | "open", transitions: (provider, state) -> count)
+BreakerStates = tuple[dict[str, str], dict[tuple[str, str], int]]
+_STATES = ("closed", "half_open", "open")
+
+
+class _BreakerCollector:
+    def __init__(self, source: Callable[[], BreakerStates]) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[Metric]:
+        states, transitions = self._source()
+        gauge = GaugeMetricFamily(
+            "godex_circuit_breaker_state",
+            "1 for the state each provider's breakers are in (the worst of its models)",
+            labels=["provider", "state"],
+        )
+        for provider, state in states.items():
+            for name in _STATES:
+                gauge.add_metric([provider, name], 1.0 if name == state else 0.0)
+        yield gauge
+        counter = CounterMetricFamily(
+            "godex_circuit_breaker_transitions",
+            "Breaker transitions by provider and the state entered",
+            labels=["provider", "state"],
+        )
+        for (provider, state), count in transitions.items():
+            counter.add_metric([provider, state], float(count))
+        yield counter
+
 
 _LATENCY = (
     0.0005,
@@ -85,6 +117,13 @@ class Metrics:
             "Stored responses (refreshed every few minutes)",
             registry=reg,
         )
+        self.attempts = Counter(
+            "godex_upstream_attempts_total",
+            "Upstream attempts by provider and outcome (served, retried, failed_over, skipped, "
+            "failed)",
+            ["provider", "outcome"],
+            registry=reg,
+        )
         self._children: dict[tuple[str, ...], tuple[Counter, Histogram, Histogram]] = {}
         self._first_byte: dict[str, Histogram] = {}
         self._tokens: dict[tuple[str, str], tuple[Counter, Counter, Counter, Counter]] = {}
@@ -152,6 +191,14 @@ class Metrics:
         for counter, value in zip(counters, (input, cached, output, reasoning), strict=True):
             if value:
                 counter.inc(value)
+
+    def observe_attempts(self, attempts: list[dict[str, Any]]) -> None:
+        for attempt in attempts:
+            self.attempts.labels(attempt["provider"], attempt["outcome"]).inc()
+
+    def watch_breakers(self, source: Callable[[], BreakerStates]) -> None:
+        """Breaker state per provider and transitions, read when /metrics is scraped."""
+        self.registry.register(_BreakerCollector(source))
 
     def upstream_error(self, *, provider: str, code: str) -> None:
         self.upstream_errors.labels(provider, code).inc()

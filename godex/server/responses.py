@@ -117,6 +117,7 @@ class ResponsesHandler:
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(out)).encode()),
                     (b"x-request-id", ctx.request_id.encode()),
+                    *_served_by(ctx),
                 ],
             }
         )
@@ -134,7 +135,11 @@ class ResponsesHandler:
                 {
                     "type": "http.response.start",
                     "status": 200,
-                    "headers": [*SSE_HEADERS, (b"x-request-id", ctx.request_id.encode())],
+                    "headers": [
+                        *SSE_HEADERS,
+                        (b"x-request-id", ctx.request_id.encode()),
+                        *_served_by(ctx),
+                    ],
                 }
             )
             first = encode_events(exchange.start())
@@ -168,6 +173,13 @@ class ResponsesHandler:
                 )
         finally:
             metrics.stream_ended()
+
+
+def _served_by(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
+    """Which target answered (after any failover): ``x-godex-provider: provider/model``."""
+    if ctx.provider is None:
+        return []
+    return [(b"x-godex-provider", f"{ctx.provider}/{ctx.upstream_model}".encode())]
 
 
 class _DisconnectWatch:

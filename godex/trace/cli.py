@@ -171,6 +171,16 @@ def show(request_id: str, config_path: str | None, db: str | None, as_json: bool
         _emit_json(row)
         return
     for key, value in row.items():
+        if key == "attempts" and isinstance(value, list):
+            click.echo(f"{key:>24}:")
+            for i, a in enumerate(value, 1):
+                failure = f" {a.get('status')} {a.get('code')}" if a.get("code") else ""
+                why = f" ({a['reason']})" if a.get("reason") else ""
+                click.echo(
+                    f"{'':>26}{i}. {a.get('provider')}/{a.get('model')} {a.get('outcome')}"
+                    f"{failure}{why} {a.get('duration_ms', 0):.1f} ms"
+                )
+            continue
         if key == "ts":
             value = _fmt_time(value)
         if isinstance(value, (list, dict)):

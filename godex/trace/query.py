@@ -125,8 +125,9 @@ def _filters(
 
 def _clean(row: dict[str, Any]) -> dict[str, Any]:
     row["stream"] = bool(row.get("stream"))
-    if row.get("diagnostics"):
-        row["diagnostics"] = json.loads(row["diagnostics"])
+    for key in ("diagnostics", "attempts"):
+        if row.get(key):
+            row[key] = json.loads(row[key])
     return row
 
 

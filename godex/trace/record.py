@@ -36,3 +36,6 @@ class TraceRecord:
     request_payload: bytes | None = None
     response_payload: bytes | None = None
     response_id: str | None = None
+    # Every upstream attempt: provider, model, outcome (served, retried, failed_over, skipped,
+    # failed), status and code of a failure, duration.
+    attempts: list[dict[str, Any]] = field(default_factory=list)

@@ -26,9 +26,10 @@ _COLUMNS = (
     "request_id, ts, route, method, http_status, client_key_id, requested_model, provider, "
     "upstream_model, stream, status, error_code, error_message, upstream_message, duration_ms, "
     "upstream_first_byte_ms, first_client_byte_ms, input_tokens, cached_tokens, output_tokens, "
-    "reasoning_tokens, total_tokens, event_count, terminal_event, diagnostics, response_id"
+    "reasoning_tokens, total_tokens, event_count, terminal_event, diagnostics, response_id, "
+    "attempts"
 )
-_INSERT = f"INSERT OR REPLACE INTO requests ({_COLUMNS}) VALUES ({','.join('?' * 26)})"
+_INSERT = f"INSERT OR REPLACE INTO requests ({_COLUMNS}) VALUES ({','.join('?' * 27)})"
 
 
 class NoopRecorder:
@@ -189,6 +190,7 @@ def _row(r: TraceRecord) -> tuple[Any, ...]:
         r.terminal_event,
         json.dumps(r.diagnostics) if r.diagnostics else None,
         r.response_id,
+        json.dumps(r.attempts) if r.attempts else None,
     )
 
 

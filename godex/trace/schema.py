@@ -43,6 +43,7 @@ MIGRATIONS: list[str] = [
         response BLOB
     );
     """,
+    "ALTER TABLE requests ADD COLUMN attempts TEXT",
 ]
 
 

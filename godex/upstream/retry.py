@@ -21,25 +21,28 @@ _NEVER = frozenset({"provider.auth", "provider.unavailable"})
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    attempts: int = 2  # per target, the first one included
+    attempts: int = 1  # per target, the first one included
     backoff_ms: int = 200
     max_backoff_ms: int = 5_000
     budget_percent: int = 20
     min_retries: int = 3
 
 
-def retryable(err: GodexError) -> bool:
-    """A failure the same target may not repeat: rate limits, 5xx, timeouts, broken links.
+def transient(err: GodexError) -> bool:
+    """The provider failing, not the request: rate limits, 5xx, timeouts, broken links.
 
     Errors the request itself caused (a 4xx the provider would give again) never are, nor is
-    the provider refusing the gateway's own key (a retry would be refused the same way).
+    the provider refusing the gateway's own key (the next call would be refused the same way).
     """
-    if not err.code.startswith("provider.") or err.code in (
-        "provider.auth",
-        "provider.unavailable",
-    ):
+    if not err.code.startswith("provider.") or err.code in _NEVER:
         return False
     return err.status == 429 or err.status >= 500
+
+
+def retryable(err: GodexError) -> bool:
+    """Worth a second try on the same target: a transient failure that failed fast. A timeout
+    already cost its whole bound; repeating it there would double the wait, so it fails over."""
+    return transient(err) and err.status != 504
 
 
 def retry_after_s(err: GodexError) -> float | None:

@@ -63,6 +63,7 @@ providers:
 session: {{enabled: false}}
 trace: {{enabled: false}}
 logging: {{level: error}}
+resilience: {{breaker: {{failures: 1000, min_requests: 1000}}}}  # every fault, one outcome
 """
         )
         proc = start_godex(config, port, tmp)
