@@ -54,6 +54,10 @@ KEYS: dict[str, Any] = {
         "secret": None,
         "data_dir": None,
         "shutdown_timeout": None,
+        "websocket": None,
+        "websocket_max_per_key": None,
+        "websocket_idle_timeout": None,
+        "websocket_max_lifetime": None,
     },
     "default_provider": None,
     "models": {"aliases": _ANY},
@@ -259,6 +263,15 @@ def _server(raw: Mapping[str, Any], ctx: Ctx) -> ServerConfig:
         secret=_str(s, "secret", "server", ctx, None) or None,
         data_dir=_str(s, "data_dir", "server", ctx, d.data_dir),
         shutdown_timeout_s=shutdown_s,
+        websocket=_bool(s, "websocket", "server", ctx, d.websocket),
+        websocket_max_per_key=_int(s, "websocket_max_per_key", "server", ctx, 16, 1),
+        # "off" (None) is stored as 0: no limit.
+        websocket_idle_timeout_s=float(
+            _duration(s, "websocket_idle_timeout", "server", ctx, "10m") or 0
+        ),
+        websocket_max_lifetime_s=float(
+            _duration(s, "websocket_max_lifetime", "server", ctx, "1h") or 0
+        ),
     )
 
 

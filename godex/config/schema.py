@@ -24,6 +24,11 @@ class ServerConfig:
     secret: str | None = None
     data_dir: str = "./data"
     shutdown_timeout_s: float = 30.0
+    # Responses over WebSocket (GET /v1/responses with an upgrade); false answers 426.
+    websocket: bool = True
+    websocket_max_per_key: int = 16  # open sockets per client key
+    websocket_idle_timeout_s: float = 600.0  # no message and no turn running
+    websocket_max_lifetime_s: float = 3600.0  # OpenAI's 60 minutes
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,16 +12,22 @@ from godex.bridge.request import ResponsesRequest
 from godex.gateway.compaction import open_compaction
 from godex.gateway.context import RequestContext
 from godex.gateway.exchange import TurnExchange
+from godex.gateway.history import History
 from godex.gateway.pipeline import Exchange, Pipeline, encode_json
 
 
 class Gateway(Pipeline):
-    async def open(self, req: ResponsesRequest, ctx: RequestContext) -> Exchange:
+    async def open(
+        self, req: ResponsesRequest, ctx: RequestContext, history: History | None = None
+    ) -> Exchange:
+        """``history``: the conversation to continue when the caller already holds it (a
+        WebSocket connection keeps its last response); otherwise it is loaded from the store."""
         ctx.stream = req.stream
         if has_trigger(req.input_items):
-            return await open_compaction(self, req, ctx, legacy=False)
+            return await open_compaction(self, req, ctx, legacy=False, history=history)
         route = self.route(req, ctx)
-        history = await self.history(req)
+        if history is None:
+            history = await self.history(req)
         plan = self.plan(req, history, route)
         self.note_plan(plan, ctx)
         upstream = await self.call(route, encode_json(plan.chat.body), ctx)

@@ -36,14 +36,20 @@ def create_app_from_env() -> GodexApp:
 
 
 def _uvicorn_options(config: GodexConfig) -> dict[str, Any]:
+    server = config.server
     return {
         "host": config.server.host,
         "port": config.server.port,
         "loop": "uvloop",
         "http": "httptools",
-        # No WebSocket implementation: an upgrade request reaches the app as plain HTTP and
-        # gets the fast 426 that makes Codex fall back to HTTPS.
-        "ws": "none",
+        # server.websocket off: no WebSocket implementation, so an upgrade reaches the app as
+        # plain HTTP and gets the fast 426 that makes Codex fall back to HTTPS.
+        "ws": "websockets-sansio" if server.websocket else "none",
+        "ws_max_size": 64 * 1024 * 1024,  # the HTTP body limit: a turn is a request body
+        # uvicorn answers pings and sends its own every 20 s; a peer silent 20 s more is
+        # dropped (1011), so a dead client does not hold its socket slot.
+        "ws_ping_interval": 20.0,
+        "ws_ping_timeout": 20.0,
         "lifespan": "on",
         "access_log": False,
         "log_config": None,
