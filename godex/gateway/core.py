@@ -14,6 +14,7 @@ from godex.gateway.context import RequestContext
 from godex.gateway.exchange import TurnExchange
 from godex.gateway.history import History
 from godex.gateway.pipeline import Exchange, Pipeline, encode_json
+from godex.gateway.warmup import open_warmup, wants_warmup
 
 
 class Gateway(Pipeline):
@@ -25,6 +26,8 @@ class Gateway(Pipeline):
         ctx.stream = req.stream
         if has_trigger(req.input_items):
             return await open_compaction(self, req, ctx, legacy=False, history=history)
+        if wants_warmup(req):
+            return await open_warmup(self, req, ctx, history)
         route = self.route(req, ctx)
         if history is None:
             history = await self.history(req)
