@@ -195,7 +195,7 @@ class Connection:
 
     async def _lane(self, lane: str | None, queue: asyncio.Queue[dict[str, Any]]) -> None:
         """Runs one lane's requests in order, each to its terminal event before the next."""
-        while True:
+        while not self.closed:  # a turn cut short by the client going away ends the lane
             event = await queue.get()
             try:
                 async with self._slots:

@@ -62,16 +62,16 @@ class Socket:
         return [m for m in self.received if m.get("type") == "response.create"]
 
     def turns(self) -> list[list[dict[str, Any]]]:
-        """The events sent, split after each terminal event (or error)."""
+        """The events sent, split after each terminal event (or an error that opens a turn)."""
         out: list[list[dict[str, Any]]] = [[]]
         for ev in self.sent:
             out[-1].append(ev)
-            if ev.get("type") in TERMINAL:
+            if ev.get("type") in TERMINAL or (ev.get("type") == "error" and len(out[-1]) == 1):
                 out.append([])
         return [t for t in out if t]
 
 
-TERMINAL = frozenset({"response.completed", "response.failed", "response.incomplete", "error"})
+TERMINAL = frozenset({"response.completed", "response.failed", "response.incomplete"})
 
 
 @dataclass
