@@ -222,10 +222,16 @@ class GodexApp:
         return key_id
 
     async def _websocket_probe(self, send: Send, ctx: RequestContext) -> None:
-        # Codex's built-in provider tries a WebSocket first. 426 makes it fall back to
-        # HTTPS at once (see README); the body says so for humans.
+        # With server.websocket off, Codex's built-in provider gets this for its WebSocket
+        # attempt: 426 makes it fall back to HTTPS at once (see README). With it on, only
+        # upgrades to another protocol reach here.
+        message = (
+            "Only WebSocket upgrades are supported on GET /v1/responses"
+            if self.state.config.server.websocket
+            else "WebSockets are not supported here; use HTTPS POST /v1/responses"
+        )
         err = GodexError(
-            "WebSockets are not supported here; use HTTPS POST /v1/responses",
+            message,
             code="server.websocket_unsupported",
             status=426,
             type="invalid_request_error",

@@ -67,6 +67,7 @@ class Connection:
         self,
         gateway: Gateway,
         drain: Drain,
+        metrics: Metrics,
         receive: Receive,
         send: Send,
         *,
@@ -77,6 +78,7 @@ class Connection:
     ) -> None:
         self.gateway = gateway
         self.drain = drain
+        self.metrics = metrics
         self._receive = receive
         self._send = send
         self.key_id = key_id
@@ -332,13 +334,22 @@ class Turn:
                 conn.history.evict(parent, self.lane)
             await conn.send_events([error_event(err)], self.lane)
         except asyncio.CancelledError:
-            if task is None or not conn.closed:
+            if task is None:
                 raise
-            # The client went away: the upstream call is cancelled with the turn.
-            task.uncancel()
-            ctx.status = "cancelled"
-            ctx.http_status = 499
-            ctx.error_code = "server.client_disconnected"
+            if conn.closed:
+                # The client went away: the upstream call is cancelled with the turn.
+                task.uncancel()
+                ctx.status = "cancelled"
+                ctx.http_status = 499
+                ctx.error_code = "server.client_disconnected"
+            elif conn.drain.interrupted:
+                # Shutdown before the stream began: a retryable error, as HTTPS answers 503.
+                task.uncancel()
+                restart = shutting_down()
+                note_error(ctx, restart)
+                await conn.send_events([error_event(restart)], self.lane)
+            else:
+                raise
         except Exception as exc:
             log.exception("unhandled_error", request_id=ctx.request_id, path=ctx.path)
             failure = unexpected(exc, ctx)
@@ -350,6 +361,14 @@ class Turn:
 
     async def _stream(self, exchange: Any) -> dict[str, Any] | None:
         """Send every event; the terminal one's Response, or None if the stream was cut."""
+        conn = self.conn
+        conn.metrics.stream_started()
+        try:
+            return await self._events(exchange)
+        finally:
+            conn.metrics.stream_ended()
+
+    async def _events(self, exchange: Any) -> dict[str, Any] | None:
         conn, ctx = self.conn, self.ctx
         captured: list[bytes] | None = [] if ctx.request_payload is not None else None
         first = exchange.start()
@@ -401,7 +420,7 @@ class WebSocketDoor:
         self.metrics = metrics
         self.authenticate = authenticate
         self.finish = finish
-        self.open_per_key: dict[str | None, int] = {}
+        self.open_per_key: dict[str, int] = {}  # client key id (or address) -> open sockets
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         message = await receive()
@@ -417,17 +436,21 @@ class WebSocketDoor:
             await _deny(scope, send, err)
             return
         server = self.gateway.services.config.server
-        count = self.open_per_key.get(key_id, 0)
+        # Without client keys every client is anonymous: each address gets its own budget.
+        client = scope.get("client") or ("", 0)
+        budget = key_id if key_id is not None else f"addr:{client[0]}"
+        count = self.open_per_key.get(budget, 0)
         if count >= server.websocket_max_per_key:
             await _deny(scope, send, too_many_sockets(server.websocket_max_per_key))
             return
-        self.open_per_key[key_id] = count + 1
+        self.open_per_key[budget] = count + 1
         self.metrics.websocket_opened()
         try:
             await send({"type": "websocket.accept"})
             conn = Connection(
                 self.gateway,
                 self.drain,
+                self.metrics,
                 receive,
                 send,
                 key_id=key_id,
@@ -438,11 +461,11 @@ class WebSocketDoor:
             await conn.run()
         finally:
             self.metrics.websocket_closed()
-            left = self.open_per_key[key_id] - 1
+            left = self.open_per_key[budget] - 1
             if left:
-                self.open_per_key[key_id] = left
+                self.open_per_key[budget] = left
             else:
-                del self.open_per_key[key_id]
+                del self.open_per_key[budget]
 
 
 def too_many_sockets(limit: int) -> GodexError:

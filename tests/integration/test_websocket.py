@@ -501,3 +501,18 @@ def test_any_message_gets_an_answer_and_never_breaks_the_socket(
             assert 400 <= ev["status"] < 500, ev
         else:
             assert ev["type"].startswith("response."), ev
+
+
+def test_websocket_off_answers_the_upgrade_with_a_fast_426(
+    upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    cfg = make_config(
+        tmp_path,
+        [provider("generic", "openai_compatible", upstream.base_url)],
+        server={"websocket": False},
+    )
+    with run_gateway(cfg) as gw, pytest.raises(InvalidStatus) as caught:
+        open_ws(gw, None)
+    assert caught.value.response.status_code == 426
+    body = json.loads(caught.value.response.body)
+    assert body["error"]["code"] == "server.websocket_unsupported"
