@@ -316,12 +316,12 @@ async def _paced(t: Target, conns: int) -> dict[str, float]:
 
 
 # -- an agent loop: one socket against HTTPS keep-alive ---------------------------------------
-def _sse_response_id(body: bytes) -> str:
+def _sse_response(body: bytes) -> dict[str, Any]:
     for line in reversed(body.split(b"\n")):
         if line.startswith(b"data: "):
             ev = json.loads(line[6:])
             if ev.get("type") == "response.completed":
-                return str(ev["response"]["id"])
+                return dict(ev["response"])
     raise RuntimeError("no response.completed in the stream")
 
 
@@ -330,8 +330,10 @@ async def _agent_loops(
 ) -> dict[str, float]:
     """``loops`` conversations of ``turns`` turns, each continuing the last by its id.
 
-    ``http``: one keep-alive connection, POST with ``stream: true`` (HTTPS can only continue a
-    stored response). ``ws``: one socket per conversation, as Codex keeps one per session.
+    ``http``: one keep-alive connection, POST with ``stream: true``; with ``store`` it continues
+    by id (HTTPS can only continue a stored response), without it it resends the whole history
+    every turn, as Codex does over HTTPS. ``ws``: one socket per conversation, continued by id
+    (Codex keeps one socket per session).
     """
     import websockets
 
@@ -349,12 +351,21 @@ async def _agent_loops(
         async with aiohttp.ClientSession() as s:
             for _ in range(loops):
                 prev, t_loop = None, time.perf_counter()
+                history: list[Any] = []
                 for i in range(turns):
+                    obj = {**body(i, prev), "stream": True}
+                    if not store:  # the whole conversation, every turn
+                        history.append({"role": "user", "content": f"step {i}"})
+                        obj["input"] = history
                     t0 = time.perf_counter()
-                    async with s.post(url, json={**body(i, prev), "stream": True}) as r:
+                    async with s.post(url, json=obj) as r:
                         data = await r.read()
                     per_turn.append(time.perf_counter() - t0)
-                    prev = _sse_response_id(data)
+                    done = _sse_response(data)
+                    if store:
+                        prev = done["id"]
+                    else:
+                        history.extend(done["output"])
                 per_loop.append(time.perf_counter() - t_loop)
     else:
         url = f"ws://127.0.0.1:{port}/v1/responses"
@@ -365,10 +376,14 @@ async def _agent_loops(
                 for i in range(turns):
                     t0 = time.perf_counter()
                     await ws.send(json.dumps({"type": "response.create", **body(i, prev)}))
+                    # Like the HTTPS client, which reads the body and parses only the last
+                    # event: look at each message's type prefix, parse only the terminal one.
                     while True:
-                        ev = json.loads(await ws.recv())
-                        if ev["type"] in ("response.completed", "response.failed", "error"):
+                        msg = await ws.recv()
+                        head = msg[:40]
+                        if "completed" in head or "failed" in head or '"error"' in head:
                             break
+                    ev = json.loads(msg)
                     if ev["type"] != "response.completed":
                         raise RuntimeError(f"agent loop turn failed: {ev}")
                     per_turn.append(time.perf_counter() - t0)
@@ -405,6 +420,7 @@ def agent_loop(port: int, quick: bool) -> dict[str, Any]:
         out: dict[str, Any] = {"turns": turns, "loops": loops}
         out["upstream_turn_p50_ms"] = asyncio.run(_upstream_turn(loops, turns))
         out["https_store"] = asyncio.run(_agent_loops(port, "http", True, loops, turns))
+        out["https_full"] = asyncio.run(_agent_loops(port, "http", False, loops, turns))
         out["ws_store"] = asyncio.run(_agent_loops(port, "ws", True, loops, turns))
         out["ws_no_store"] = asyncio.run(_agent_loops(port, "ws", False, loops, turns))
         return out
@@ -732,11 +748,14 @@ def report(res: dict[str, Any]) -> str:
         )
         lines.append("|---|---|---|---|---|")
         for name, label in (
-            ("https_store", "HTTPS keep-alive, store: true"),
+            ("https_store", "HTTPS keep-alive, store: true, by id"),
+            ("https_full", "HTTPS keep-alive, store: false, whole history"),
             ("ws_store", "WebSocket, store: true"),
             ("ws_no_store", "WebSocket, store: false"),
         ):
-            r = loop[name]
+            r = loop.get(name)
+            if r is None:
+                continue
             lines.append(
                 f"| {label} | {r['turn_p50_ms']:.2f} | {r['turn_p95_ms']:.2f} | "
                 f"{r['turn_p50_ms'] - floor:.2f} | {r['loop_p50_ms']:.1f} |"

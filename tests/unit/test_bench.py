@@ -52,10 +52,12 @@ def test_report_agent_loop_added_latency_per_turn() -> None:
             "loops": 5,
             "upstream_turn_p50_ms": 0.5,
             "https_store": loop(3.0),
+            "https_full": loop(4.0),
             "ws_store": loop(2.0),
             "ws_no_store": loop(1.5),
         },
     }
     text = report(res)
-    assert "| HTTPS keep-alive, store: true | 3.00 | 6.00 | 2.50 | 30.0 |" in text
+    assert "| HTTPS keep-alive, store: true, by id | 3.00 | 6.00 | 2.50 | 30.0 |" in text
+    assert "| HTTPS keep-alive, store: false, whole history | 4.00 |" in text
     assert "| WebSocket, store: false | 1.50 | 3.00 | 1.00 | 15.0 |" in text
