@@ -87,8 +87,7 @@ class Connection:
         self.finish = finish
         self.history = ConnectionHistory(gateway.services.sealer)
         self._lanes: dict[str | None, asyncio.Queue[dict[str, Any]]] = {}
-        self._workers: set[asyncio.Task[None]] = set()
-        self._turns: set[asyncio.Task[None]] = set()
+        self._workers: set[asyncio.Task[None]] = set()  # one per lane, running its turns
         self._slots = asyncio.Semaphore(MAX_ACTIVE)
         self._write = asyncio.Lock()
         self._busy = 0  # turns queued or running
@@ -126,11 +125,10 @@ class Connection:
                 if handle is not None:
                     handle.cancel()
             # A client that went away cancels its turns, and with them the upstream calls.
-            for task in (*self._turns, *self._workers):
+            for task in self._workers:
                 task.cancel()
-            pending = [*self._turns, *self._workers]
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+            if self._workers:
+                await asyncio.gather(*self._workers, return_exceptions=True)
 
     async def _on_message(self, text: str) -> None:
         try:
@@ -201,13 +199,7 @@ class Connection:
             event = await queue.get()
             try:
                 async with self._slots:
-                    task = asyncio.current_task()
-                    assert task is not None
-                    self._turns.add(task)
-                    try:
-                        await Turn(self, lane, event).run()
-                    finally:
-                        self._turns.discard(task)
+                    await Turn(self, lane, event).run()
             finally:
                 self._busy -= 1
                 self._after_turn()
