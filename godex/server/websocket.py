@@ -43,6 +43,7 @@ MAX_NAMED_LANES = 32  # OpenAI: distinct named stream_ids per connection
 _STREAM_ID = re.compile(r"[A-Za-z0-9_.\-]{1,256}")
 
 CLOSE_NORMAL = 1000
+CLOSE_RESTART = 1012  # "service restart": clients reconnect
 
 
 def _invalid(message: str, param: str | None, wire_code: str) -> InvalidRequestError:
@@ -93,6 +94,7 @@ class Connection:
         self._busy = 0  # turns queued or running
         self.closed = False  # the client went away, or we closed
         self.expired = False
+        self.draining = False  # the server is shutting down: no new turns
         self._idle: asyncio.TimerHandle | None = None
         self._life: asyncio.TimerHandle | None = None
 
@@ -108,6 +110,11 @@ class Connection:
                 kind = message["type"]
                 if kind == "websocket.disconnect":
                     return
+                if kind == "godex.drain":  # see runner.DrainingWebSocketProtocol
+                    self.draining = True
+                    if self._busy == 0:
+                        await self.close(CLOSE_RESTART, "server restarting")
+                    continue
                 if kind != "websocket.receive" or self.closed:
                     continue
                 self._arm_idle()
@@ -165,6 +172,9 @@ class Connection:
                 "invalid_stream_id",
             )
             await self._error(err)
+            return
+        if self.draining:
+            await self._error(shutting_down(), lane)
             return
         if self.expired:
             await self._error(lifetime_reached(self.lifetime_s), lane)
@@ -253,7 +263,9 @@ class Connection:
     def _after_turn(self) -> None:
         if self._busy:
             return
-        if self.expired and not self.closed:
+        if self.draining and not self.closed:
+            asyncio.get_running_loop().create_task(self.close(CLOSE_RESTART, "server restarting"))
+        elif self.expired and not self.closed:
             asyncio.get_running_loop().create_task(self._expire())
         else:
             self._arm_idle()
