@@ -25,6 +25,7 @@ from godex.errors import GodexError, InvalidRequestError, NotFoundError
 from godex.gateway.context import RequestContext
 from godex.gateway.continuation import ConnectionHistory
 from godex.gateway.core import Gateway
+from godex.gateway.pipeline import Exchange
 from godex.ids import new_id
 from godex.logging import get_logger
 from godex.server.drain import Drain, shutting_down
@@ -363,7 +364,7 @@ class Turn:
             conn.drain.untrack(task)
             conn.finish(ctx)
 
-    async def _stream(self, exchange: Any) -> dict[str, Any] | None:
+    async def _stream(self, exchange: Exchange) -> dict[str, Any] | None:
         """Send every event; the terminal one's Response, or None if the stream was cut."""
         conn = self.conn
         conn.metrics.stream_started()
@@ -372,7 +373,7 @@ class Turn:
         finally:
             conn.metrics.stream_ended()
 
-    async def _events(self, exchange: Any) -> dict[str, Any] | None:
+    async def _events(self, exchange: Exchange) -> dict[str, Any] | None:
         conn, ctx = self.conn, self.ctx
         captured: list[bytes] | None = [] if ctx.request_payload is not None else None
         first = exchange.start()
