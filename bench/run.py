@@ -315,6 +315,119 @@ async def _paced(t: Target, conns: int) -> dict[str, float]:
     }
 
 
+# -- an agent loop: one socket against HTTPS keep-alive ---------------------------------------
+def _sse_response(body: bytes) -> dict[str, Any]:
+    for line in reversed(body.split(b"\n")):
+        if line.startswith(b"data: "):
+            ev = json.loads(line[6:])
+            if ev.get("type") == "response.completed":
+                return dict(ev["response"])
+    raise RuntimeError("no response.completed in the stream")
+
+
+async def _agent_loops(
+    port: int, transport: str, store: bool, loops: int, turns: int
+) -> dict[str, float]:
+    """``loops`` conversations of ``turns`` turns, each continuing the last by its id.
+
+    ``http``: one keep-alive connection, POST with ``stream: true``; with ``store`` it continues
+    by id (HTTPS can only continue a stored response), without it it resends the whole history
+    every turn, as Codex does over HTTPS. ``ws``: one socket per conversation, continued by id
+    (Codex keeps one socket per session).
+    """
+    import websockets
+
+    per_turn: list[float] = []
+    per_loop: list[float] = []
+
+    def body(i: int, prev: str | None) -> dict[str, Any]:
+        obj: dict[str, Any] = {"model": "bench-model", "input": f"step {i}", "store": store}
+        if prev:
+            obj["previous_response_id"] = prev
+        return obj
+
+    if transport == "http":
+        url = f"http://127.0.0.1:{port}/v1/responses"
+        async with aiohttp.ClientSession() as s:
+            for _ in range(loops):
+                prev, t_loop = None, time.perf_counter()
+                history: list[Any] = []
+                for i in range(turns):
+                    obj = {**body(i, prev), "stream": True}
+                    if not store:  # the whole conversation, every turn
+                        history.append({"role": "user", "content": f"step {i}"})
+                        obj["input"] = history
+                    t0 = time.perf_counter()
+                    async with s.post(url, json=obj) as r:
+                        data = await r.read()
+                    per_turn.append(time.perf_counter() - t0)
+                    done = _sse_response(data)
+                    if store:
+                        prev = done["id"]
+                    else:
+                        history.extend(done["output"])
+                per_loop.append(time.perf_counter() - t_loop)
+    else:
+        url = f"ws://127.0.0.1:{port}/v1/responses"
+        for _ in range(loops):
+            t_loop = time.perf_counter()
+            async with websockets.connect(url, max_size=None) as ws:
+                prev = None
+                for i in range(turns):
+                    t0 = time.perf_counter()
+                    await ws.send(json.dumps({"type": "response.create", **body(i, prev)}))
+                    # Like the HTTPS client, which reads the body and parses only the last
+                    # event: look at each message's type prefix, parse only the terminal one.
+                    while True:
+                        msg = await ws.recv()
+                        head = msg[:40]
+                        if "completed" in head or "failed" in head or '"error"' in head:
+                            break
+                    ev = json.loads(msg)
+                    if ev["type"] != "response.completed":
+                        raise RuntimeError(f"agent loop turn failed: {ev}")
+                    per_turn.append(time.perf_counter() - t0)
+                    prev = ev["response"]["id"]
+            per_loop.append(time.perf_counter() - t_loop)
+    per_turn.sort()
+    return {
+        "turn_p50_ms": statistics.median(per_turn) * 1000,
+        "turn_p95_ms": per_turn[int(len(per_turn) * 0.95) - 1] * 1000,
+        "loop_p50_ms": statistics.median(per_loop) * 1000,
+    }
+
+
+async def _upstream_turn(loops: int, turns: int) -> float:
+    """The floor: one streamed Chat Completions call straight to the fake upstream (p50 ms)."""
+    url = f"http://127.0.0.1:{UP}/chat/completions"
+    obj = {"model": "bench-model", "messages": [{"role": "user", "content": "x"}], "stream": True}
+    took: list[float] = []
+    async with aiohttp.ClientSession() as s:
+        for _ in range(loops * turns):
+            t0 = time.perf_counter()
+            async with s.post(url, json=obj) as r:
+                await r.read()
+            took.append(time.perf_counter() - t0)
+    return statistics.median(took) * 1000
+
+
+def agent_loop(port: int, quick: bool) -> dict[str, Any]:
+    loops, turns = (5, 10) if quick else (30, 10)
+    os.sched_setaffinity(0, {int(CORE_LOAD)})
+    try:
+        asyncio.run(_agent_loops(port, "ws", False, 1, turns))  # warm-up
+        asyncio.run(_agent_loops(port, "http", True, 1, turns))
+        out: dict[str, Any] = {"turns": turns, "loops": loops}
+        out["upstream_turn_p50_ms"] = asyncio.run(_upstream_turn(loops, turns))
+        out["https_store"] = asyncio.run(_agent_loops(port, "http", True, loops, turns))
+        out["https_full"] = asyncio.run(_agent_loops(port, "http", False, loops, turns))
+        out["ws_store"] = asyncio.run(_agent_loops(port, "ws", True, loops, turns))
+        out["ws_no_store"] = asyncio.run(_agent_loops(port, "ws", False, loops, turns))
+        return out
+    finally:
+        os.sched_setaffinity(0, {0, 1})
+
+
 # -- orchestration --------------------------------------------------------------------------
 def godex_config(tmp: Path, port: int, upstream: int, lean: bool) -> Path:
     cfg = tmp / f"godex-{port}.yaml"
@@ -538,6 +651,13 @@ def main() -> None:
             }
         finally:
             stop(t2.proc)
+        # A 10-turn agent loop on the default config (sessions + traces on).
+        ta = Target("godex", GX, "/v1/responses", responses=True)
+        start_godex(ta, godex_config(tmp, GX, UP, False), logs)
+        try:
+            results["agent_loop"] = agent_loop(GX, args.quick)
+        finally:
+            stop(ta.proc)
         if not (args.quick or args.no_litellm):
             lt = Target("litellm", LITE, "/v1/responses", responses=True)
             try:
@@ -617,6 +737,30 @@ def report(res: dict[str, Any]) -> str:
     lines.append(
         f"upstream CPU share while loaded directly: {res.get('upstream_cpu_share', 0):.0%}"
     )
+    loop = res.get("agent_loop")
+    if loop:
+        floor = loop["upstream_turn_p50_ms"]
+        lines.append(
+            f"\nagent loop, {loop['turns']} turns x {loop['loops']} (godex default config):"
+        )
+        lines.append(
+            "| transport | turn p50 ms | turn p95 ms | added per turn p50 ms | loop p50 ms |"
+        )
+        lines.append("|---|---|---|---|---|")
+        for name, label in (
+            ("https_store", "HTTPS keep-alive, store: true, by id"),
+            ("https_full", "HTTPS keep-alive, store: false, whole history"),
+            ("ws_store", "WebSocket, store: true"),
+            ("ws_no_store", "WebSocket, store: false"),
+        ):
+            r = loop.get(name)
+            if r is None:
+                continue
+            lines.append(
+                f"| {label} | {r['turn_p50_ms']:.2f} | {r['turn_p95_ms']:.2f} | "
+                f"{r['turn_p50_ms'] - floor:.2f} | {r['loop_p50_ms']:.1f} |"
+            )
+        lines.append(f"upstream alone, one streamed call: p50 {floor:.2f} ms")
     return "\n".join(lines)
 
 

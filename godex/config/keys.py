@@ -173,15 +173,32 @@ class Duration(Kind):
 
 
 class Seconds(Kind):
-    """Fractional seconds: a number, or a duration string."""
+    """Fractional seconds: a number, or a duration string; with ``off_is_zero``, ``off`` (or a
+    YAML false) is 0, meaning no limit."""
+
+    def __init__(self, off_is_zero: bool = False) -> None:
+        self.off_is_zero = off_is_zero
 
     def parse(self, value: Any, where: str, problems: list[str], secret: bool) -> Any:
+        if self.off_is_zero and (
+            value is False or (isinstance(value, str) and value.strip().lower() == "off")
+        ):
+            return 0.0
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
             return float(value)
         seconds = Duration().parse(value, where, problems, secret)
+        if seconds is None and self.off_is_zero:
+            return 0.0
         if seconds is None:
             raise Invalid(f"{value!r} is not a duration (use e.g. 30s, 2.5 or 1m)")
         return float(seconds)
+
+    def dump(self, value: Any, secret: bool) -> Any:
+        if not self.off_is_zero:
+            return value
+        if value == 0:
+            return "off"
+        return Duration().dump(int(value), secret) if float(value).is_integer() else value
 
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)i?b?\s*$", re.I)

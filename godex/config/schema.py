@@ -58,6 +58,16 @@ class ServerConfig:
     # A request body must arrive within this (slow clients would hold connections), and stay
     # within this size.
     body_timeout_s: float = key(30.0, Seconds(), yaml="body_timeout")
+    # Responses over WebSocket (GET /v1/responses with an upgrade); false keeps the fast 426.
+    websocket: bool = key(True, _BOOL)
+    websocket_max_per_key: int = key(16, _POSITIVE)  # open sockets per client key
+    # No message and no turn running; the whole connection (OpenAI's 60 minutes). 0: no limit.
+    websocket_idle_timeout_s: float = key(
+        600.0, Seconds(off_is_zero=True), yaml="websocket_idle_timeout"
+    )
+    websocket_max_lifetime_s: float = key(
+        3600.0, Seconds(off_is_zero=True), yaml="websocket_max_lifetime"
+    )
     max_body_bytes: int = key(64 * 1024 * 1024, Size(), yaml="max_body_size")
 
 

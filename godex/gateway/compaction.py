@@ -15,6 +15,7 @@ from godex.bridge.compaction import compaction_item, summary_request_items, summ
 from godex.bridge.request import ResponsesRequest
 from godex.errors import GodexError, ProviderError
 from godex.gateway.context import RequestContext
+from godex.gateway.history import History
 from godex.gateway.pipeline import (
     Completed,
     OpenedTurn,
@@ -39,7 +40,12 @@ def compaction_disabled(status: int) -> GodexError:
 
 
 async def open_compaction(
-    gateway: Pipeline, req: ResponsesRequest, ctx: RequestContext, *, legacy: bool
+    gateway: Pipeline,
+    req: ResponsesRequest,
+    ctx: RequestContext,
+    *,
+    legacy: bool,
+    history: History | None = None,
 ) -> CompactionExchange:
     if not gateway.services.config.compaction.enabled:
         # On /v1/responses a 400, not 501: Codex retries every 5xx, and this will not get
@@ -47,7 +53,8 @@ async def open_compaction(
         raise compaction_disabled(501 if legacy else 400)
     ctx.stream = req.stream and not legacy
     route = gateway.route(req, ctx)
-    history = await gateway.history(req)
+    if history is None:
+        history = await gateway.history(req)
     summary_req = dataclasses.replace(
         req,
         input_items=summary_request_items(req.input_items),

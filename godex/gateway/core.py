@@ -13,19 +13,28 @@ from godex.gateway.compaction import open_compaction
 from godex.gateway.context import RequestContext
 from godex.gateway.exchange import TurnExchange
 from godex.gateway.failover import open_upstream
+from godex.gateway.history import History
 from godex.gateway.pipeline import Exchange, Pipeline
+from godex.gateway.warmup import open_warmup, wants_warmup
 
 
 class Gateway(Pipeline):
-    async def open(self, req: ResponsesRequest, ctx: RequestContext) -> Exchange:
+    async def open(
+        self, req: ResponsesRequest, ctx: RequestContext, history: History | None = None
+    ) -> Exchange:
+        """``history``: the conversation to continue when the caller already holds it (a
+        WebSocket connection keeps its last response); otherwise it is loaded from the store."""
         ctx.stream = req.stream
         if has_trigger(req.input_items):
-            return await open_compaction(self, req, ctx, legacy=False)
+            return await open_compaction(self, req, ctx, legacy=False, history=history)
+        if wants_warmup(req):
+            return await open_warmup(self, req, ctx, history)
         ctx.requested_model = req.model
         routes = self.services.router.candidates(req.model)
         if len(routes) == 1:
             self.route(req, ctx)  # a lone target that cannot be called fails here, at once
-        history = await self.history(req)
+        if history is None:
+            history = await self.history(req)
         opened = await open_upstream(self, req, ctx, history, routes)
         builder = self.make_builder(req, opened.plan, opened.route, stream=req.stream)
         return TurnExchange(self, req, opened, builder, ctx)

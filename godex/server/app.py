@@ -19,9 +19,10 @@ from godex.ids import new_id
 from godex.logging import access_log, get_logger
 from godex.server.drain import Drain
 from godex.server.http import Receive, Scope, Send, header, read_body, send_error, send_json
-from godex.server.responses import ResponsesHandler, unexpected
+from godex.server.responses import ResponsesHandler, note_error, unexpected
 from godex.server.state import AppState
 from godex.server.stored import StoredResponsesHandler
+from godex.server.websocket import WebSocketDoor
 
 log = get_logger("godex.server")
 
@@ -36,6 +37,9 @@ class GodexApp:
         self.drain = Drain(state.config.server.shutdown_timeout_s)
         self.responses = ResponsesHandler(state.gateway, state.metrics, self.drain)
         self.stored = StoredResponsesHandler(state.stored)
+        self.websocket = WebSocketDoor(
+            state.gateway, self.drain, state.metrics, self._client_key, self._finish
+        )
         self._started = False
 
     # -- lifespan -------------------------------------------------------------------------
@@ -112,8 +116,8 @@ class GodexApp:
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
-            # Only reached if a WebSocket implementation is enabled; refuse it the same way.
-            await send({"type": "websocket.close", "code": 1008})
+            # Only reached with server.websocket on (uvicorn then runs a WebSocket protocol).
+            await self.websocket(scope, receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
@@ -133,27 +137,18 @@ class GodexApp:
         try:
             await self._dispatch(scope, receive, tracked_send, ctx)
         except GodexError as err:
-            self._note_error(ctx, err)
+            note_error(ctx, err)
             if not started:
                 await send_error(tracked_send, err, ctx.request_id)
         except Exception as exc:
             log.exception("unhandled_error", request_id=ctx.request_id, path=path)
             failure = unexpected(exc, ctx)
-            self._note_error(ctx, failure)
+            note_error(ctx, failure)
             if not started:
                 await send_error(tracked_send, failure, ctx.request_id)
         finally:
             state.in_flight -= 1
             self._finish(ctx)
-
-    @staticmethod
-    def _note_error(ctx: RequestContext, err: GodexError) -> None:
-        ctx.status = "error"
-        ctx.http_status = err.status
-        ctx.error_code = err.code
-        ctx.error_message = err.message
-        if err.upstream_message and not ctx.upstream_message:
-            ctx.upstream_message = err.upstream_message
 
     async def _dispatch(
         self, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
@@ -222,9 +217,13 @@ class GodexApp:
         return True
 
     def _authenticate(self, scope: Scope, ctx: RequestContext) -> None:
+        ctx.client_key_id = self._client_key(scope)
+
+    def _client_key(self, scope: Scope) -> str | None:
+        """The client key id of a request (None with no keys configured); AuthError if bad."""
         state = self.state
         if not state.api_keys:
-            return
+            return None
         token: bytes | None = None
         auth = header(scope, b"authorization")
         if auth is not None and auth[:7].lower() == b"bearer ":
@@ -238,13 +237,19 @@ class GodexApp:
                 code="auth.invalid_key",
                 wire_code="invalid_api_key",
             )
-        ctx.client_key_id = key_id
+        return key_id
 
     async def _websocket_probe(self, send: Send, ctx: RequestContext) -> None:
-        # Codex's built-in provider tries a WebSocket first. 426 makes it fall back to
-        # HTTPS at once (see README); the body says so for humans.
+        # With server.websocket off, Codex's built-in provider gets this for its WebSocket
+        # attempt: 426 makes it fall back to HTTPS at once (see README). With it on, only
+        # upgrades to another protocol reach here.
+        message = (
+            "Only WebSocket upgrades are supported on GET /v1/responses"
+            if self.state.config.server.websocket
+            else "WebSockets are not supported here; use HTTPS POST /v1/responses"
+        )
         err = GodexError(
-            "WebSockets are not supported here; use HTTPS POST /v1/responses",
+            message,
             code="server.websocket_unsupported",
             status=426,
             type="invalid_request_error",

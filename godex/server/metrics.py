@@ -108,6 +108,9 @@ class Metrics:
             registry=reg,
         )
         self.streams = Gauge("godex_streams_in_flight", "Open streaming responses", registry=reg)
+        self.websockets = Gauge(
+            "godex_websockets_open", "Open Responses WebSocket connections", registry=reg
+        )
         self.trace_queue = Gauge("godex_trace_queue_depth", "Trace records waiting", registry=reg)
         self.trace_dropped = Gauge(
             "godex_trace_dropped_total", "Trace records dropped under overload", registry=reg
@@ -208,6 +211,12 @@ class Metrics:
 
     def stream_ended(self) -> None:
         self.streams.dec()
+
+    def websocket_opened(self) -> None:
+        self.websockets.inc()
+
+    def websocket_closed(self) -> None:
+        self.websockets.dec()
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

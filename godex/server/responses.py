@@ -27,20 +27,15 @@ class ResponsesHandler:
         self.metrics = metrics
         self.drain = drain
 
-    def _capture(self, body: bytes, ctx: RequestContext) -> None:
-        config = self.gateway.services.config
-        if self.gateway.services.recorder.enabled and config.trace.capture_payload:
-            ctx.request_payload = body
-
     async def handle(self, body: bytes, ctx: RequestContext, receive: Receive, send: Send) -> None:
         req = parse_request(body)
-        self._capture(body, ctx)
+        capture_request(self.gateway, body, ctx)
         await self._run(self.gateway.open(req, ctx), req.stream, ctx, receive, send)
 
     async def compact(self, body: bytes, ctx: RequestContext, receive: Receive, send: Send) -> None:
         """POST /v1/responses/compact: answers ``response.compaction``, never streams."""
         req = parse_request(body)
-        self._capture(body, ctx)
+        capture_request(self.gateway, body, ctx)
         opening = self.gateway.open_legacy_compaction(req, ctx)
         await self._run(opening, False, ctx, receive, send, legacy=True)
 
@@ -225,6 +220,23 @@ class _DisconnectWatch:
 
 
 WATCH_AFTER_S = 0.05
+
+
+def capture_request(gateway: Gateway, body: bytes, ctx: RequestContext) -> None:
+    """Keep the request body for the trace when the operator asked for payloads."""
+    services = gateway.services
+    if services.recorder.enabled and services.config.trace.capture_payload:
+        ctx.request_payload = body
+
+
+def note_error(ctx: RequestContext, err: GodexError) -> None:
+    """Record a failed request (or WebSocket turn) for the access log, metrics and trace."""
+    ctx.status = "error"
+    ctx.http_status = err.status
+    ctx.error_code = err.code
+    ctx.error_message = err.message
+    if err.upstream_message and not ctx.upstream_message:
+        ctx.upstream_message = err.upstream_message
 
 
 def unexpected(exc: BaseException, ctx: RequestContext) -> GodexError:

@@ -48,13 +48,42 @@ class Exchange:
 
 
 @dataclass
+class Socket:
+    """One WebSocket connection: the upgrade's answer, then every message each way, parsed."""
+
+    headers: dict[str, str]
+    accepted: bool = False
+    denied_status: int | None = None
+    received: list[dict[str, Any]] = field(default_factory=list)  # client events
+    sent: list[dict[str, Any]] = field(default_factory=list)  # server events
+    close_code: int | None = None
+
+    def creates(self) -> list[dict[str, Any]]:
+        return [m for m in self.received if m.get("type") == "response.create"]
+
+    def turns(self) -> list[list[dict[str, Any]]]:
+        """The events sent, split after each terminal event (or an error that opens a turn)."""
+        out: list[list[dict[str, Any]]] = [[]]
+        for ev in self.sent:
+            out[-1].append(ev)
+            if ev.get("type") in TERMINAL or (ev.get("type") == "error" and len(out[-1]) == 1):
+                out.append([])
+        return [t for t in out if t]
+
+
+TERMINAL = frozenset({"response.completed", "response.failed", "response.incomplete"})
+
+
+@dataclass
 class GatewayLog:
     exchanges: list[Exchange] = field(default_factory=list)
+    sockets: list[Socket] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def clear(self) -> None:
         with self._lock:
             self.exchanges.clear()
+            self.sockets.clear()
 
     def snapshot(self) -> list[Exchange]:
         with self._lock:
@@ -66,8 +95,41 @@ class GatewayLog:
     def posts(self, path: str = "/v1/responses") -> list[Exchange]:
         return [e for e in self.snapshot() if e.method == "POST" and e.path == path]
 
+    def accepted_sockets(self) -> list[Socket]:
+        with self._lock:
+            return [s for s in self.sockets if s.accepted]
+
+    def _websocket(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> Any:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        sock = Socket(headers)
+        with self._lock:
+            self.sockets.append(sock)
+
+        async def rec_receive() -> Message:
+            message = await receive()
+            if message["type"] == "websocket.receive" and message.get("text"):
+                sock.received.append(json.loads(message["text"]))
+            return message
+
+        async def rec_send(message: Message) -> None:
+            kind = message["type"]
+            if kind == "websocket.accept":
+                sock.accepted = True
+            elif kind == "websocket.send" and message.get("text"):
+                sock.sent.append(json.loads(message["text"]))
+            elif kind == "websocket.http.response.start":
+                sock.denied_status = message["status"]
+            elif kind == "websocket.close":
+                sock.close_code = message.get("code")
+            await send(message)
+
+        return app(scope, rec_receive, rec_send)
+
     def wrap(self, app: ASGIApp) -> ASGIApp:
         async def recorded(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "websocket":
+                await self._websocket(app, scope, receive, send)
+                return
             if scope["type"] != "http":
                 await app(scope, receive, send)
                 return

@@ -301,9 +301,14 @@ def test_unknown_route_404(http: httpx.Client) -> None:
     assert resp.json()["error"]["message"]
 
 
-def test_websocket_probe_is_fast_426(http: httpx.Client) -> None:
-    resp = http.get("/v1/responses", headers={"upgrade": "websocket", "connection": "Upgrade"})
-    assert resp.status_code == 426
+def test_upgrades_other_than_a_websocket_handshake_are_refused(http: httpx.Client) -> None:
+    # With server.websocket on (the default) a real handshake is accepted (test_websocket.py);
+    # a half one fails the handshake, and other protocols get 426.
+    half = http.get("/v1/responses", headers={"upgrade": "websocket", "connection": "Upgrade"})
+    assert half.status_code == 400
+    other = http.get("/v1/responses", headers={"upgrade": "h2c", "connection": "Upgrade"})
+    assert other.status_code == 426
+    assert "WebSocket" in other.json()["error"]["message"]
 
 
 def test_models_and_health(http: httpx.Client, gateway: RunningGateway) -> None:

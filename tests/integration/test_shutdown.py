@@ -104,3 +104,48 @@ def test_a_stream_cut_by_shutdown_ends_failed_retryable_and_persisted(tmp_path: 
         assert stored.status_code == 200
         assert stored.json()["status"] == "failed"
         assert stored.json()["error"]["code"] == "server.shutting_down"
+
+
+def test_a_websocket_turn_cut_by_shutdown_ends_failed_then_closes_1012(tmp_path: Path) -> None:
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    hold = threading.Event()
+    with FakeUpstream() as upstream:
+        upstream.push(
+            Reply(
+                chunks=[
+                    sse(chunk("first half, "), done=False),
+                    sse(chunk("never"), chunk("", finish="stop", usage=usage())),
+                ],
+                gate=hold,
+            )
+        )
+        port = free_port()
+        proc = start_godex(_config(tmp_path, port, upstream), port, tmp_path)
+        try:
+            wait_healthy(port, proc)
+            with connect(f"ws://127.0.0.1:{port}/v1/responses", open_timeout=10) as ws:
+                ws.send(json.dumps({"type": "response.create", "model": "m", "input": "hi"}))
+                events = [json.loads(ws.recv(timeout=10))]
+                while events[-1]["type"] != "response.output_text.delta":
+                    events.append(json.loads(ws.recv(timeout=10)))
+                proc.send_signal(signal.SIGTERM)
+                # The socket is not cut at the signal: the turn is ended properly first.
+                while events[-1]["type"] not in ("response.completed", "response.failed"):
+                    events.append(json.loads(ws.recv(timeout=10)))
+                try:
+                    ws.recv(timeout=10)
+                    raise AssertionError("the socket stayed open after the turn ended")
+                except ConnectionClosed as closed:
+                    code = closed.rcvd.code if closed.rcvd else None
+            assert proc.wait(20) == 0
+        finally:
+            hold.set()
+            if proc.poll() is None:
+                proc.kill()
+    final = events[-1]["response"]
+    assert final["status"] == "failed"
+    assert final["error"]["code"] == "server.shutting_down"
+    assert final["output"][0]["content"][0]["text"] == "first half, "
+    assert code == 1012

@@ -39,3 +39,25 @@ def test_report_ratios() -> None:
     assert "godex vs pass-through: sync c16 60%, sync c64 60%, stream c16 50%" in text
     assert "godex vs LiteLLM: sync c16 30.0×, stream c16 40.0×" in text
     assert "| sync req/s c=16 | 10,000.00 | 1,000.00 | 600.00 | 20.00 |" in text
+
+
+def test_report_agent_loop_added_latency_per_turn() -> None:
+    def loop(p50: float) -> dict[str, float]:
+        return {"turn_p50_ms": p50, "turn_p95_ms": p50 * 2, "loop_p50_ms": p50 * 10}
+
+    res = {
+        "targets": {},
+        "agent_loop": {
+            "turns": 10,
+            "loops": 5,
+            "upstream_turn_p50_ms": 0.5,
+            "https_store": loop(3.0),
+            "https_full": loop(4.0),
+            "ws_store": loop(2.0),
+            "ws_no_store": loop(1.5),
+        },
+    }
+    text = report(res)
+    assert "| HTTPS keep-alive, store: true, by id | 3.00 | 6.00 | 2.50 | 30.0 |" in text
+    assert "| HTTPS keep-alive, store: false, whole history | 4.00 |" in text
+    assert "| WebSocket, store: false | 1.50 | 3.00 | 1.00 | 15.0 |" in text
