@@ -18,6 +18,7 @@ import uvicorn
 from godex.config.schema import GodexConfig
 from godex.logging import configure_logging, get_logger
 from godex.server.app import GodexApp
+from godex.server.protocol import GodexHttpToolsProtocol
 from godex.server.state import build_state, load_secret
 
 _ENV_CONFIG = "GODEX_RESOLVED_CONFIG"
@@ -39,7 +40,8 @@ def _uvicorn_options(config: GodexConfig) -> dict[str, Any]:
         "host": config.server.host,
         "port": config.server.port,
         "loop": "uvloop",
-        "http": "httptools",
+        # httptools, with OpenAI-shaped bodies for the 400s the HTTP parser gives itself.
+        "http": GodexHttpToolsProtocol,
         # No WebSocket implementation: an upgrade request reaches the app as plain HTTP and
         # gets the fast 426 that makes Codex fall back to HTTPS.
         "ws": "none",
