@@ -153,11 +153,11 @@ def _within(data: Any, limits: RequestLimits, check_keys: bool) -> bool:
             if type(container) is dict:
                 if check_keys and any(len(k) > max_str for k in container):
                     return False
-                items = container.values()
+                items: Any = container.values()
             else:
+                if len(container) > max_arr:
+                    return False
                 items = container
-            if len(items) > max_arr:
-                return False
             for item in items:
                 kind = type(item)
                 if kind is str:
