@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from referencing.exceptions import Unresolvable
+
 from godex.bridge.schema_guard import compile_schema
 from godex.errors import GodexError, OutputContractViolation
 
@@ -92,6 +94,12 @@ def check_output(contract: OutputContract, response: dict[str, Any]) -> GodexErr
     if validate is not None:
         try:
             error = next(iter(validate.iter_errors(value)), None)
+        except Unresolvable as exc:
+            # A reference only resolvable remotely (nothing is ever fetched): unchecked.
+            return OutputContractViolation(
+                f"the schema '{contract.name}' could not be evaluated: {exc}"[:500],
+                code="bridge.output_contract_violation",
+            )
         except RecursionError:
             # Instances recurse through recursive schemas; a too-deep answer is a violation.
             return OutputContractViolation(

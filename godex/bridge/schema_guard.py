@@ -108,6 +108,8 @@ def compile_schema(schema: Any) -> Any:
     if not isinstance(schema, (dict, bool)):
         raise _invalid("Invalid schema: a JSON Schema must be an object or a boolean.")
     if isinstance(schema, dict):
+        if "$schema" in schema and not isinstance(schema["$schema"], str):
+            raise _invalid("Invalid schema: '$schema' must be a string.")
         _audit(schema)
     base = validators.validator_for(schema, default=Draft202012Validator)
     cls = _safe_class(base)
@@ -137,8 +139,9 @@ def _audit(root: dict[str, Any]) -> None:
                 anchors[node["$id"][1:]] = node  # draft-7 style anchor
             else:
                 resource = node
-        if isinstance(node.get("$anchor"), str):
-            anchors[node["$anchor"]] = node
+        for anchor in ("$anchor", "$dynamicAnchor"):
+            if isinstance(node.get(anchor), str):
+                anchors[node[anchor]] = node
         for key, value in node.items():
             if key in _DATA:
                 continue
@@ -205,6 +208,8 @@ def _refuse_cycles(
         target = _resolve(ref, resource, anchors)
         if target is None:
             raise _invalid(f"Invalid schema: reference {ref[:300]!r} does not resolve.")
+        if not isinstance(target, (dict, bool)):
+            raise _invalid(f"Invalid schema: reference {ref[:300]!r} does not point at a schema.")
         if isinstance(target, dict):
             edges.setdefault(id(node), []).append(target)
             names[id(node)] = ref

@@ -7,6 +7,8 @@ import time
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from godex.bridge.output_contract import check_output, compile_contract
 from godex.errors import InvalidRequestError
@@ -126,3 +128,70 @@ def test_patterns_still_match_as_json_schema_says() -> None:
 def test_unevaluated_properties_with_pattern_properties_is_refused() -> None:
     # jsonschema would match that pair with Python's backtracking re.
     _reject({"patternProperties": {"^a": {}}, "unevaluatedProperties": False})
+
+
+_KEYWORDS = st.sampled_from(
+    [
+        "type",
+        "properties",
+        "items",
+        "$ref",
+        "$defs",
+        "allOf",
+        "anyOf",
+        "not",
+        "pattern",
+        "patternProperties",
+        "additionalProperties",
+        "required",
+        "enum",
+        "$schema",
+        "$id",
+        "$anchor",
+        "minLength",
+        "prefixItems",
+        "if",
+        "then",
+        "dependentSchemas",
+        "propertyNames",
+    ]
+)
+_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 3)
+    | st.sampled_from(
+        [
+            "#",
+            "#/$defs/a",
+            "#/type",
+            "#/required",
+            "#/$defs",
+            "string",
+            "object",
+            "((",
+            "^a+$",
+            "http://x/y",
+            "a",
+            "#a",
+        ]
+    ),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(_KEYWORDS | st.sampled_from(["a", "b"]), children, max_size=4)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(_KEYWORDS, _values, max_size=5), _values)
+def test_generated_schemas_compile_or_are_a_400_and_check_without_crashing(
+    schema: dict[str, Any], answer: Any
+) -> None:
+    try:
+        contract = compile_contract("json_schema", "s", schema)
+    except InvalidRequestError as exc:
+        assert exc.status == 400 and exc.param == "text.format.schema"
+        return
+    check_output(contract, _answer(answer))
