@@ -1,7 +1,8 @@
 """Structured output checks: the model's text must be JSON, or match the requested schema.
 
 When a provider can't enforce ``json_schema`` natively the bridge downgrades it; this check
-keeps the promise anyway, with a real JSON Schema validator.
+keeps the promise anyway, with a real JSON Schema validator (``schema_guard``: local refs only,
+linear-time regexes, so a client's schema cannot stall the event loop).
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import fastjsonschema
+from referencing.exceptions import Unresolvable
 
+from godex.bridge.schema_guard import compile_schema
 from godex.errors import GodexError, OutputContractViolation
 
 
@@ -31,23 +33,15 @@ class OutputContract:
 
 @functools.lru_cache(maxsize=256)
 def _compile(schema_json: str) -> Any:
-    # Compiling generates and execs Python code (milliseconds): once per distinct schema.
-    return fastjsonschema.compile(json.loads(schema_json))
+    # Auditing and building the validator walks the whole schema: once per distinct schema.
+    return compile_schema(json.loads(schema_json))
 
 
 def compile_contract(kind: str, name: str, schema: dict[str, Any] | None) -> OutputContract:
+    """The contract for a ``text.format``; a schema that cannot be checked safely is a 400."""
     contract = OutputContract(kind, name, schema)
     if schema is not None:
-        try:
-            contract.validator()
-        except fastjsonschema.JsonSchemaDefinitionException as exc:
-            from godex.errors import InvalidRequestError
-
-            raise InvalidRequestError(
-                f"Invalid schema for response_format '{name}': {exc}",
-                param="text.format.schema",
-                wire_code="invalid_json_schema",
-            ) from exc
+        contract.validator()
     return contract
 
 
@@ -82,6 +76,11 @@ def check_output(contract: OutputContract, response: dict[str, Any]) -> GodexErr
         )
     try:
         value = json.loads(_strip_fence(text))
+    except RecursionError:
+        return OutputContractViolation(
+            "the model's output is JSON nested too deeply to check",
+            code="bridge.output_contract_violation",
+        )
     except ValueError as exc:
         return OutputContractViolation(
             f"the model's output is not valid JSON: {exc}",
@@ -94,10 +93,25 @@ def check_output(contract: OutputContract, response: dict[str, Any]) -> GodexErr
     validate = contract.validator()
     if validate is not None:
         try:
-            validate(value)
-        except fastjsonschema.JsonSchemaValueException as exc:
+            error = next(iter(validate.iter_errors(value)), None)
+        except Unresolvable as exc:
+            # A reference only resolvable remotely (nothing is ever fetched): unchecked.
             return OutputContractViolation(
-                f"the model's output does not match the schema '{contract.name}': {exc.message}",
+                f"the schema '{contract.name}' could not be evaluated: {exc}"[:500],
+                code="bridge.output_contract_violation",
+            )
+        except RecursionError:
+            # Instances recurse through recursive schemas; a too-deep answer is a violation.
+            return OutputContractViolation(
+                "the model's output is nested too deeply to check against the schema "
+                f"'{contract.name}'",
+                code="bridge.output_contract_violation",
+            )
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path)
+            return OutputContractViolation(
+                f"the model's output does not match the schema '{contract.name}': "
+                f"{error.message[:500]}" + (f" (at '{where}')" if where else ""),
                 code="bridge.output_contract_violation",
             )
     return None

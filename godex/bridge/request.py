@@ -2,10 +2,16 @@
 
 Unknown fields and unknown item types are tolerated (Codex sends ``client_metadata`` and ids
 on every item). A known field with the wrong type is a 400 naming it in ``param``.
+
+Size limits (``RequestLimits``) are checked before anything else looks at the body: JSON nested
+deeper than ``max_depth`` levels (objects and arrays; msgspec itself stops near the interpreter's
+recursion limit, ~1,000), any string or array beyond its cap, too many input items or tools, or
+an over-long model name is a 400 naming the field, never a 500.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +20,22 @@ import msgspec
 from godex.errors import InvalidRequestError
 
 _decode = msgspec.json.Decoder().decode
+
+
+@dataclass(frozen=True, slots=True)
+class RequestLimits:
+    """Caps on a request body (proposed config keys: ``limits.request.<field>``)."""
+
+    max_depth: int = 64  # nesting of objects and arrays; Codex bodies stay under ~15
+    max_string_chars: int = 32 * 1024 * 1024  # one string (an inline image fits; body is 64 MiB)
+    max_array_items: int = 100_000  # any one array anywhere in the body
+    max_input_items: int = 20_000  # a long stateless (store=false) Codex history fits
+    max_tools: int = 512
+    max_model_chars: int = 256
+
+
+DEFAULT_LIMITS = RequestLimits()
+_CONTAINERS = (dict, list)  # what msgspec decodes JSON objects and arrays into
 
 
 @dataclass(slots=True)
@@ -117,7 +139,91 @@ def _check_item(i: int, item: Any) -> dict[str, Any]:
     return checked
 
 
-def parse_request(body: bytes) -> ResponsesRequest:
+def _within(data: Any, limits: RequestLimits, check_keys: bool) -> bool:
+    """True when no nesting, string or array exceeds its cap: one pass, level by level, no
+    paths kept (about 25 µs for a 50 KB Codex body)."""
+    max_str, max_arr = limits.max_string_chars, limits.max_array_items
+    level: list[Any] = [data]
+    depth = 1
+    while level:
+        if depth > limits.max_depth:
+            return False
+        deeper: list[Any] = []
+        for container in level:
+            if type(container) is dict:
+                if check_keys and any(len(k) > max_str for k in container):
+                    return False
+                items: Any = container.values()
+            else:
+                if len(container) > max_arr:
+                    return False
+                items = container
+            for item in items:
+                kind = type(item)
+                if kind is str:
+                    if len(item) > max_str:
+                        return False
+                elif kind is dict or kind is list:
+                    deeper.append(item)
+        level = deeper
+        depth += 1
+    return True
+
+
+def _path(parent: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{parent}[{key}]"
+    return f"{parent}.{key}" if parent else key
+
+
+def _limit_error(data: Any, limits: RequestLimits) -> InvalidRequestError:
+    """The 400 for the first cap exceeded, naming the field (the slow path: paths kept)."""
+    stack: list[tuple[Any, int, str]] = [(data, 1, "")]
+    while stack:
+        value, depth, where = stack.pop()
+        if depth > limits.max_depth:
+            return InvalidRequestError(
+                f"The JSON body is nested more than {limits.max_depth} levels deep "
+                f"(at '{where[:200]}').",
+                param=re.split(r"[.\[]", where, maxsplit=1)[0] or None,  # the top-level field
+                code="limits.nesting_too_deep",
+                wire_code="json_nesting_too_deep",
+            )
+        pairs = list(value.items()) if type(value) is dict else list(enumerate(value))
+        if type(value) is list and len(value) > limits.max_array_items:
+            return _too_long(where, "array", len(value), limits.max_array_items)
+        for key, item in pairs:
+            if isinstance(key, str) and len(key) > limits.max_string_chars:
+                return _too_long(where, "key", len(key), limits.max_string_chars)
+            at = _path(where, key)
+            if type(item) is str and len(item) > limits.max_string_chars:
+                return _too_long(at, "string", len(item), limits.max_string_chars)
+            if isinstance(item, _CONTAINERS):
+                stack.append((item, depth + 1, at))
+    raise AssertionError("_limit_error called on a body within its limits")
+
+
+def _too_long(where: str, what: str, size: int, cap: int) -> InvalidRequestError:
+    unit = "items" if what == "array" else "characters"
+    return InvalidRequestError(
+        f"Invalid '{where[:200]}': {what} too long. Expected at most {cap} {unit}, but got {size}.",
+        param=where[:200] or None,
+        code="limits.too_large",
+        wire_code="array_above_max_length" if what == "array" else "string_above_max_length",
+    )
+
+
+def _cap(param: str, size: int, cap: int, unit: str) -> None:
+    if size > cap:
+        raise InvalidRequestError(
+            f"Invalid '{param}': too long. Expected at most {cap} {unit}, but got {size}.",
+            param=param,
+            code="limits.too_large",
+            wire_code="array_above_max_length" if unit == "items" else "string_above_max_length",
+        )
+
+
+def parse_request(body: bytes, limits: RequestLimits = DEFAULT_LIMITS) -> ResponsesRequest:
     try:
         data = _decode(body) if body else None
     except msgspec.DecodeError as exc:
@@ -125,10 +231,20 @@ def parse_request(body: bytes) -> ResponsesRequest:
             f"We could not parse the JSON body of your request: {exc}",
             wire_code="invalid_json",
         ) from exc
+    except RecursionError as exc:
+        # msgspec's own bound (near the interpreter's recursion limit): far past max_depth.
+        raise InvalidRequestError(
+            f"The JSON body is nested more than {limits.max_depth} levels deep.",
+            code="limits.nesting_too_deep",
+            wire_code="json_nesting_too_deep",
+        ) from exc
     if not isinstance(data, dict):
         raise InvalidRequestError(
             "The request body must be a JSON object.", wire_code="invalid_json"
         )
+    # A key can only be over the string cap if the whole body is (keys are rarely long).
+    if not _within(data, limits, check_keys=len(body) > limits.max_string_chars):
+        raise _limit_error(data, limits)
     model = data.get("model")
     if not isinstance(model, str) or not model:
         raise InvalidRequestError(
@@ -136,6 +252,7 @@ def parse_request(body: bytes) -> ResponsesRequest:
             param="model",
             wire_code="missing_required_parameter",
         )
+    _cap("model", len(model), limits.max_model_chars, "characters")
     raw_input = data.get("input")
     if raw_input is None:
         if not data.get("previous_response_id"):
@@ -148,10 +265,12 @@ def parse_request(body: bytes) -> ResponsesRequest:
     elif isinstance(raw_input, str):
         items = [{"type": "message", "role": "user", "content": raw_input}]
     elif isinstance(raw_input, list):
+        _cap("input", len(raw_input), limits.max_input_items, "items")
         items = [_check_item(i, it) for i, it in enumerate(raw_input)]
     else:
         raise _bad("input", "a string or an array of input items", raw_input)
     tools = _opt(data, "tools", (list,), "an array") or []
+    _cap("tools", len(tools), limits.max_tools, "items")
     for i, tool in enumerate(tools):
         if not isinstance(tool, dict) or not isinstance(tool.get("type"), str):
             raise _bad(f"tools[{i}]", "a tool object with a 'type'", tool)

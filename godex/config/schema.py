@@ -42,6 +42,18 @@ _STR, _OPT_STR, _BOOL, _POSITIVE = Str(), Str(empty_is_none=True), Bool(), Int(l
 
 
 @dataclass(frozen=True, slots=True)
+class RequestLimitsConfig:
+    """Caps on a request body; past one, a 400 naming the field."""
+
+    max_depth: int = key(64, _POSITIVE)  # nesting of objects and arrays (Codex stays under ~15)
+    max_string_chars: int = key(32 * 1024 * 1024, _POSITIVE)  # one string (an inline image fits)
+    max_array_items: int = key(100_000, _POSITIVE)  # any one array anywhere in the body
+    max_input_items: int = key(20_000, _POSITIVE)  # a long stateless Codex history fits
+    max_tools: int = key(512, _POSITIVE)
+    max_model_chars: int = key(256, _POSITIVE)
+
+
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     host: str = key("127.0.0.1", _STR)
     port: int = key(DEFAULT_PORT, Int(low=0, high=65535, what="port"))
@@ -69,6 +81,9 @@ class ServerConfig:
         3600.0, Seconds(off_is_zero=True), yaml="websocket_max_lifetime"
     )
     max_body_bytes: int = key(64 * 1024 * 1024, Size(), yaml="max_body_size")
+    request_limits: RequestLimitsConfig = field(
+        default_factory=RequestLimitsConfig, metadata=sub(RequestLimitsConfig)
+    )
 
 
 @dataclass(frozen=True, slots=True)

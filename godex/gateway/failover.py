@@ -21,7 +21,13 @@ from godex.bridge.request import ResponsesRequest
 from godex.errors import GodexError, ProviderError, ProviderUnavailable
 from godex.gateway.context import RequestContext
 from godex.gateway.history import History
-from godex.gateway.pipeline import Pipeline, deadline_exceeded, encode_json, error_from_delta
+from godex.gateway.pipeline import (
+    Pipeline,
+    deadline_exceeded,
+    encode_json,
+    error_from_delta,
+    scrub_errors,
+)
 from godex.gateway.routing import Route
 from godex.gateway.upstream_stream import UpstreamStream
 from godex.logging import get_logger
@@ -176,6 +182,7 @@ async def _open_one(
             upstream.release()
         spec = route.spec
         deltas = spec.hooks.normalize_body(spec, decode_body(raw))
+        scrub_errors(deltas, route)
         _raise_upstream_error(deltas, ctx)
         return Opened(route, plan, deltas=deltas)
     source = UpstreamStream(route, upstream, pipeline.services.keepalive_s, deadline)

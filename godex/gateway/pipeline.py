@@ -28,6 +28,7 @@ from godex.gateway.wiring import Services
 from godex.ids import new_id
 from godex.logging import get_logger
 from godex.protocol.deltas import UpstreamError
+from godex.redact import scrub
 from godex.upstream.transport import UpstreamResponse
 
 log = get_logger("godex.gateway")
@@ -125,6 +126,14 @@ def deadline_exceeded(route: Route) -> UpstreamTimeout:
     )
 
 
+def scrub_errors(deltas: list[Any], route: Route) -> None:
+    """The provider's key out of error messages found inside a 200 (stream or body)."""
+    for i, d in enumerate(deltas):
+        if isinstance(d, UpstreamError):
+            deltas[i] = UpstreamError(d.code, scrub(d.message, (route.provider.config.api_key,)),
+                                      d.status)  # fmt: skip
+
+
 def error_from_delta(delta: UpstreamError) -> ProviderError:
     return ProviderError(delta.message, code=delta.code, status=delta.status or 502)
 
@@ -210,6 +219,12 @@ class Pipeline:
                 resp.release()
             spec = route.spec
             err = spec.hooks.error_from_http(spec, resp.status, raw, resp.headers)
+            # Providers echo the key they were sent ("Incorrect API key provided: sk-..."):
+            # the configured one never leaves, whatever its shape.
+            secrets = (rt.config.api_key,)
+            err.message = scrub(err.message, secrets)
+            if err.upstream_message:
+                err.upstream_message = scrub(err.upstream_message, secrets)
             ctx.upstream_message = err.upstream_message or err.message
             raise err
         return resp

@@ -10,9 +10,9 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from godex.errors import GodexError, UpstreamTimeout
-from godex.gateway.pipeline import deadline_exceeded
+from godex.gateway.pipeline import deadline_exceeded, scrub_errors
 from godex.gateway.routing import Route
-from godex.protocol.deltas import Delta
+from godex.protocol.deltas import Delta, UpstreamError
 from godex.upstream.decode import decode_payload
 from godex.upstream.sse import SSEReader
 from godex.upstream.transport import UpstreamResponse
@@ -78,7 +78,13 @@ class UpstreamStream:
             raise deadline_exceeded(self.route)
         if self._reader.done:
             out += self._end()
+        if self._errors_possible(out):
+            scrub_errors(out, self.route)
         return out
+
+    @staticmethod
+    def _errors_possible(out: list[Delta]) -> bool:
+        return any(type(d) is UpstreamError for d in out)
 
     def _end(self) -> list[Delta]:
         """What is left once the stream is over: buffered SSE data, buffered think tags."""

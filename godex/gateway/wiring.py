@@ -6,6 +6,7 @@ the sealer, the session store and the trace recorder. The server adds only HTTP 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 from collections import Counter
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import godex.providers.registry as registry
+from godex.bridge.request import DEFAULT_LIMITS, RequestLimits
 from godex.bridge.sealing import Sealer
 from godex.config.schema import GodexConfig
 from godex.gateway.routing import ModelRouter
@@ -75,6 +77,7 @@ class Services:
     sessions: SessionStore | None = None
     # How long a stream may stay quiet before the client gets a keep-alive event.
     keepalive_s: float = 10.0
+    request_limits: RequestLimits = DEFAULT_LIMITS
     breaker_log: BreakerLog = field(default_factory=lambda: BreakerLog())
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -119,4 +122,5 @@ def build_services(config: GodexConfig, transport: Transport | None = None) -> S
         recorder=make_recorder(config.trace),
         sessions=open_store(config.session),
         breaker_log=breaker_log,
+        request_limits=RequestLimits(**dataclasses.asdict(config.server.request_limits)),
     )

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from godex.errors import ProviderError
+from godex.redact import scrub
 
 _MINIMAX_CODE = re.compile(r"\((\d{4})\)\s*$")
 _CONTEXT = re.compile(
@@ -88,8 +89,12 @@ def classify(status: int, message: str, business_code: str | None) -> Classified
     return Classified("provider.upstream_error", 502)
 
 
-def parse_error_body(body: bytes) -> tuple[str, str | None]:
-    """(message, business code) from any known error body; the raw text if none matches."""
+def parse_error_body(body: bytes, secrets: Iterable[str | None] = ()) -> tuple[str, str | None]:
+    """(message, business code) from any known error body; the raw text if none matches.
+
+    The message is scrubbed of credentials (``secrets`` and anything key-shaped): providers echo
+    the key they were sent, and this text reaches clients, logs and the trace database.
+    """
     text = body.decode("utf-8", "replace").strip()
     if text.startswith("data:"):
         text = text[5:].strip()  # MiMo sends errors as an SSE line, even on HTTP errors
@@ -98,12 +103,22 @@ def parse_error_body(body: bytes) -> tuple[str, str | None]:
     except ValueError:
         obj = None
     if isinstance(obj, dict):
-        return error_fields(obj) or (text[:500], None)
-    return text[:500] or "(empty body)", None
+        return error_fields(obj, secrets) or (scrub(text[:500], secrets), None)
+    return scrub(text[:500], secrets) or "(empty body)", None
 
 
-def error_fields(obj: Mapping[str, Any]) -> tuple[str, str | None] | None:
-    """Message and business code of an error object, or None if ``obj`` is not an error."""
+def error_fields(
+    obj: Mapping[str, Any], secrets: Iterable[str | None] = ()
+) -> tuple[str, str | None] | None:
+    """Message (scrubbed of credentials) and business code of an error object, or None if
+    ``obj`` is not an error."""
+    found = _error_fields(obj)
+    if found is None:
+        return None
+    return scrub(found[0], secrets), found[1]
+
+
+def _error_fields(obj: Mapping[str, Any]) -> tuple[str, str | None] | None:
     err = obj.get("error")
     if isinstance(err, dict):
         message = str(err.get("message") or err.get("msg") or err.get("type") or "error")
@@ -163,9 +178,13 @@ def error_from_http(
     body: bytes,
     headers: Mapping[str, str],
     names: Mapping[str, Classified] | None = None,
+    secrets: Iterable[str | None] = (),
 ) -> ProviderError:
-    """``names``: the provider's own error names, which decide before the generic rules."""
-    message, business = parse_error_body(body)
+    """``names``: the provider's own error names, which decide before the generic rules; pass
+    the provider's configured key in ``secrets`` so an upstream echo of it never reaches the
+    client."""
+    secrets = tuple(secrets)
+    message, business = parse_error_body(body, secrets)
     found = (lookup(names, named_code(body)) if names else None) or classify(
         status, message, business
     )

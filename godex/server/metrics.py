@@ -2,11 +2,16 @@
 
 Label sets are few (route × model × provider × status), so labelled children are cached and an
 observation costs a dict lookup plus the counter update.
+
+Model names come from clients, so label values are bounded: once ``configure_labels`` has been
+given the configured models, providers and keys, only those become label values and anything
+else is ``other``. Before that, the first few short values seen are kept and the rest are
+``other``, so no stream of requests can grow ``/metrics``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -64,9 +69,46 @@ _LATENCY = (
 )
 _OVERHEAD = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1)
 
+OTHER = "other"
+# Unconfigured: how many distinct values a label may take, and how long one may be.
+LEARN_LIMIT = 64
+MAX_LABEL_CHARS = 128
+
+
+class LabelSet:
+    """The values one label may take: a configured set, or (unconfigured) the first few seen."""
+
+    def __init__(self, allowed: Iterable[str] | None = None, *, learn_limit: int = LEARN_LIMIT):
+        self.allowed: set[str] | None = None if allowed is None else set(allowed)
+        self._learned: set[str] = set()
+        self._learn_limit = learn_limit
+
+    def value(self, raw: str) -> str:
+        if self.allowed is not None:
+            return raw if raw in self.allowed else OTHER
+        if raw in self._learned:
+            return raw
+        if len(raw) > MAX_LABEL_CHARS or len(self._learned) >= self._learn_limit:
+            return OTHER
+        self._learned.add(raw)
+        return raw
+
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        models: Iterable[str] | None = None,
+        providers: Iterable[str] | None = None,
+        keys: Iterable[str] | None = None,
+    ) -> None:
+        self._models = LabelSet(models)
+        self._providers = LabelSet(providers)
+        self._keys = LabelSet(keys)
+        # Route, status and error code are the gateway's own words; bounded all the same.
+        self._routes = LabelSet(None)
+        self._statuses = LabelSet(None)
+        self._codes = LabelSet(None, learn_limit=256)
         self.registry = reg = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "godex_requests_total",
@@ -127,9 +169,26 @@ class Metrics:
             ["provider", "outcome"],
             registry=reg,
         )
-        self._children: dict[tuple[str, ...], tuple[Counter, Histogram, Histogram]] = {}
+        self._children: dict[tuple[str, ...], tuple[Counter, Histogram, Histogram, str]] = {}
         self._first_byte: dict[str, Histogram] = {}
         self._tokens: dict[tuple[str, str], tuple[Counter, Counter, Counter, Counter]] = {}
+
+    def configure_labels(
+        self,
+        *,
+        models: Iterable[str],
+        providers: Iterable[str],
+        keys: Iterable[str] = (),
+    ) -> None:
+        """Only these values become ``model``, ``provider`` (and later key) labels; call once
+        at start-up, before the first request (children already made stay as they are)."""
+        self._models = LabelSet(models)
+        self._providers = LabelSet(providers)
+        self._keys = LabelSet(keys)
+
+    def key_label(self, name: str) -> str:
+        """The label value for an API key name (for the key-labelled metrics to come)."""
+        return self._keys.value(name)
 
     def set_sources(
         self,
@@ -154,43 +213,58 @@ class Metrics:
         upstream_first_byte_s: float | None,
         overhead_s: float | None,
     ) -> None:
-        key = (route, model, provider, status)
-        children = self._children.get(key)
+        children = self._children.get((route, model, provider, status))
         if children is None:
-            if len(self._children) > 5000:  # model names come from clients: stay bounded
-                model = "other"
-                key = (route, model, provider, status)
-            children = (
-                self.requests.labels(route, model, provider, status),
-                self.duration.labels(route, provider),
-                self.overhead.labels(route),
-            )
-            self._children[key] = children
-        requests, duration, overhead = children
+            children = self._request_children(route, model, provider, status)
+        requests, duration, overhead, bounded_provider = children
         requests.inc()
         duration.observe(duration_s)
         if overhead_s is not None:
             overhead.observe(overhead_s)
         if upstream_first_byte_s is not None:
-            hist = self._first_byte.get(provider)
+            hist = self._first_byte.get(bounded_provider)
             if hist is None:
-                hist = self._first_byte[provider] = self.first_byte.labels(provider)
+                hist = self._first_byte[bounded_provider] = self.first_byte.labels(bounded_provider)
             hist.observe(upstream_first_byte_s)
+
+    def _request_children(
+        self, route: str, model: str, provider: str, status: str
+    ) -> tuple[Counter, Histogram, Histogram, str]:
+        raw = (route, model, provider, status)
+        key = (
+            self._routes.value(route),
+            self._models.value(model),
+            self._providers.value(provider),
+            self._statuses.value(status),
+        )
+        children = self._children.get(key)
+        if children is None:
+            route, model, provider, status = key
+            children = self._children[key] = (
+                self.requests.labels(route, model, provider, status),
+                self.duration.labels(route, provider),
+                self.overhead.labels(route),
+                provider,
+            )
+        if raw == key:  # only accepted values are cached: the cache stays as bounded as labels
+            self._children[raw] = children
+        return children
 
     def observe_tokens(
         self, *, model: str, provider: str, input: int, cached: int, output: int, reasoning: int
     ) -> None:
-        key = (model, provider)
-        counters = self._tokens.get(key)
+        raw = (model, provider)
+        counters = self._tokens.get(raw)
         if counters is None:
-            if len(self._tokens) > 5000:
-                key = ("other", provider)
-            counters = self._tokens[key] = (
-                self.tokens.labels(key[0], provider, "input"),
-                self.tokens.labels(key[0], provider, "cached"),
-                self.tokens.labels(key[0], provider, "output"),
-                self.tokens.labels(key[0], provider, "reasoning"),
-            )
+            key = (self._models.value(model), self._providers.value(provider))
+            counters = self._tokens.get(key)
+            if counters is None:
+                counters = self._tokens[key] = (
+                    self.tokens.labels(key[0], key[1], "input"),
+                    self.tokens.labels(key[0], key[1], "cached"),
+                    self.tokens.labels(key[0], key[1], "output"),
+                    self.tokens.labels(key[0], key[1], "reasoning"),
+                )
         for counter, value in zip(counters, (input, cached, output, reasoning), strict=True):
             if value:
                 counter.inc(value)
@@ -204,7 +278,7 @@ class Metrics:
         self.registry.register(_BreakerCollector(source))
 
     def upstream_error(self, *, provider: str, code: str) -> None:
-        self.upstream_errors.labels(provider, code).inc()
+        self.upstream_errors.labels(self._providers.value(provider), self._codes.value(code)).inc()
 
     def stream_started(self) -> None:
         self.streams.inc()

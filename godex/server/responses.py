@@ -28,13 +28,13 @@ class ResponsesHandler:
         self.drain = drain
 
     async def handle(self, body: bytes, ctx: RequestContext, receive: Receive, send: Send) -> None:
-        req = parse_request(body)
+        req = parse_request(body, self.gateway.services.request_limits)
         capture_request(self.gateway, body, ctx)
         await self._run(self.gateway.open(req, ctx), req.stream, ctx, receive, send)
 
     async def compact(self, body: bytes, ctx: RequestContext, receive: Receive, send: Send) -> None:
         """POST /v1/responses/compact: answers ``response.compaction``, never streams."""
-        req = parse_request(body)
+        req = parse_request(body, self.gateway.services.request_limits)
         capture_request(self.gateway, body, ctx)
         opening = self.gateway.open_legacy_compaction(req, ctx)
         await self._run(opening, False, ctx, receive, send, legacy=True)

@@ -20,6 +20,7 @@ from godex.config.schema import GodexConfig
 from godex.gateway.wiring import load_secret
 from godex.logging import configure_logging, get_logger
 from godex.server.app import GodexApp
+from godex.server.protocol import GodexHttpToolsProtocol
 from godex.server.state import build_state
 
 _ENV_CONFIG = "GODEX_RESOLVED_CONFIG"
@@ -57,7 +58,8 @@ def _uvicorn_options(config: GodexConfig) -> dict[str, Any]:
         "host": config.server.host,
         "port": config.server.port,
         "loop": "uvloop",
-        "http": "httptools",
+        # httptools, with OpenAI-shaped bodies for the 400s the HTTP parser gives itself.
+        "http": GodexHttpToolsProtocol,
         # server.websocket off: no WebSocket implementation, so an upgrade reaches the app as
         # plain HTTP and gets the fast 426 that makes Codex fall back to HTTPS.
         "ws": DrainingWebSocketProtocol if server.websocket else "none",

@@ -46,11 +46,18 @@ def key_id(key: str) -> str:
 
 def build_state(config: GodexConfig, transport: Transport | None = None) -> AppState:
     services = build_services(config, transport)
+    metrics = Metrics()
+    # Only configured names become label values: no request can grow /metrics.
+    metrics.configure_labels(
+        models=services.router.model_ids(),
+        providers=list(config.providers),
+        keys=(),
+    )
     return AppState(
         services=services,
         gateway=Gateway(services),
         stored=StoredResponses(services),
-        metrics=Metrics(),
+        metrics=metrics,
         api_keys=[(k.encode(), key_id(k)) for k in config.server.api_keys if k],
         max_body_bytes=config.server.max_body_bytes,
         body_timeout_s=config.server.body_timeout_s,

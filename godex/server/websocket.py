@@ -318,7 +318,7 @@ class Turn:
             body = {k: v for k, v in self.event.items() if k not in ("type", "stream_id")}
             body["stream"] = True
             raw = _encode(body)
-            req = parse_request(raw)
+            req = parse_request(raw, conn.gateway.services.request_limits)
             capture_request(conn.gateway, raw, ctx)
             parent = req.previous_response_id
             history = conn.history.lookup(parent) if parent else None
