@@ -38,6 +38,8 @@ class ResponsesRequest:
     user: str | None = None
     safety_identifier: str | None = None
     prompt_cache_key: str | None = None
+    # Front doors whose protocol has stop sequences (Messages, Chat Completions) set this.
+    stop: list[str] | None = None
 
 
 def _bad(param: str, expected: str, value: Any) -> InvalidRequestError:
