@@ -13,7 +13,7 @@ from typing import Any
 
 from godex import __version__
 from godex.errors import AuthError, GodexError, NotFoundError
-from godex.frontdoors.anthropic.errors import error_body as anthropic_error_body
+from godex.frontdoors.anthropic.errors import error_status_and_body
 from godex.gateway.context import RequestContext
 from godex.gateway.tracing import TRACED_ROUTES, trace_record
 from godex.ids import new_id
@@ -158,7 +158,9 @@ class GodexApp:
             ctx.route == "models" and header(scope, b"anthropic-version") is not None
         ):
             extra = {**err.headers, "request-id": ctx.request_id, "x-request-id": ctx.request_id}
-            await send_json(send, err.status, anthropic_error_body(err), extra)
+            status, body = error_status_and_body(err)
+            ctx.http_status = status
+            await send_json(send, status, body, extra)
             return
         await send_error(send, err, ctx.request_id)
 

@@ -55,5 +55,11 @@ def message_of(err: GodexError) -> str:
     return err.message
 
 
-def error_body(err: GodexError) -> dict[str, Any]:
-    return {"type": "error", "error": {"type": error_type(err.status), "message": message_of(err)}}
+# Domain codes with an Anthropic status of their own (a used-up balance is Anthropic's 402,
+# which its clients show at once instead of re-sending the request).
+_BY_DOMAIN_CODE = {"provider.insufficient_quota": (402, "billing_error")}
+
+
+def error_status_and_body(err: GodexError) -> tuple[int, dict[str, Any]]:
+    status, kind = _BY_DOMAIN_CODE.get(err.code, (err.status, error_type(err.status)))
+    return status, {"type": "error", "error": {"type": kind, "message": message_of(err)}}
