@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install the dev dependencies (and the pinned Codex CLI for the e2e suite), then run every
-# quality gate and the whole test suite. `.ci/run` calls exactly this.
+# Install the dev dependencies (and the pinned Codex CLI and Claude Code for the e2e suite), then
+# run every quality gate and the whole test suite. `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
