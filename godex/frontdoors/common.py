@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from godex.errors import InvalidRequestError
+from godex.errors import GodexError, InvalidRequestError
 
 _decode = msgspec.json.Decoder().decode
 
@@ -70,3 +70,13 @@ def string_list(body: dict[str, Any], key: str) -> list[str] | None:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise bad(key, "a string or an array of strings", value)
     return list(value)
+
+
+def failed(response: dict[str, Any]) -> GodexError:
+    """A sync turn that ended ``failed`` (e.g. its output check): an error status, not a 200."""
+    err = response.get("error") or {}
+    code = str(err.get("code") or "provider.error")
+    status = 400 if code == "context_length_exceeded" else 502
+    return GodexError(
+        str(err.get("message") or "the upstream model failed"), code=code, status=status
+    )

@@ -6,17 +6,15 @@ Parsing and encoding live in ``godex.frontdoors``; the exchange runs through the
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
 from godex.bridge.builder import Event
-from godex.errors import GodexError
 from godex.frontdoors.anthropic.catalog import estimate_tokens, models_page
 from godex.frontdoors.anthropic.encode import MessagesStream, message
 from godex.frontdoors.anthropic.request import parse_messages
 from godex.frontdoors.chat.encode import ChatStream, completion
 from godex.frontdoors.chat.request import parse_chat
+from godex.frontdoors.common import failed
 from godex.gateway.context import RequestContext
 from godex.gateway.pipeline import Completed
 from godex.server.http import Receive, Send, send_json
@@ -25,16 +23,6 @@ from godex.server.sse import encode_data_events, encode_events
 
 _encode = msgspec.json.Encoder().encode
 _DONE = b"data: [DONE]\n\n"
-
-
-def failed(response: dict[str, Any]) -> GodexError:
-    """A sync turn that ended ``failed`` (e.g. an output check): an error, not a 200."""
-    err = response.get("error") or {}
-    code = str(err.get("code") or "provider.error")
-    status = 400 if code == "context_length_exceeded" else 502
-    return GodexError(
-        str(err.get("message") or "the upstream model failed"), code=code, status=status
-    )
 
 
 class _MessagesFraming:

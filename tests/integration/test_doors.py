@@ -401,3 +401,21 @@ def test_both_doors_are_traced_and_counted(upstream: FakeUpstream, tmp_path: Pat
     finally:
         conn.close()
     assert rows == [("messages.create", "ds", 40, 30, 1), ("chat.completions", "ds", 12, 0, 0)]
+
+
+def test_a_sync_answer_that_fails_its_output_check_is_an_error(
+    chat: openai.OpenAI, upstream: FakeUpstream
+) -> None:
+    upstream.push(Reply.json(completion_body("not json at all")))
+    with pytest.raises(openai.InternalServerError) as info:
+        chat.chat.completions.create(
+            model="ds/deepseek-v4-pro",
+            messages=[{"role": "user", "content": "x"}],
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": {"type": "object"}},
+            },
+        )
+    assert info.value.status_code == 502
+    body: Any = info.value.body
+    assert "JSON" in body["message"] or "json" in body["message"]
