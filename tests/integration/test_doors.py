@@ -388,7 +388,7 @@ def test_both_doors_are_traced_and_counted(upstream: FakeUpstream, tmp_path: Pat
             s.get_final_message()
         chat = openai.OpenAI(base_url=gw.v1, api_key="k", max_retries=0)
         chat.chat.completions.create(
-            model="ds/deepseek-v4-pro", messages=[{"role": "user", "content": "x"}]
+            model="ds/deepseek-v4-pro", messages=[{"role": "user", "content": "x"}], seed=7
         )
         metrics = httpx.get(gw.base_url + "/metrics").text
     assert 'route="messages.create"' in metrics and 'route="chat.completions"' in metrics
@@ -396,11 +396,17 @@ def test_both_doors_are_traced_and_counted(upstream: FakeUpstream, tmp_path: Pat
     conn = sqlite3.connect(db)
     try:
         rows = conn.execute(
-            "SELECT route, provider, input_tokens, cached_tokens, stream FROM requests ORDER BY ts"
+            "SELECT route, provider, input_tokens, cached_tokens, stream, diagnostics"
+            " FROM requests ORDER BY ts"
         ).fetchall()
     finally:
         conn.close()
-    assert rows == [("messages.create", "ds", 40, 30, 1), ("chat.completions", "ds", 12, 0, 0)]
+    assert [r[:5] for r in rows] == [
+        ("messages.create", "ds", 40, 30, 1),
+        ("chat.completions", "ds", 12, 0, 0),
+    ]
+    # A parameter the door had to drop is a diagnostic in the trace, like the bridge's own.
+    assert "seed" in str(rows[1][5])
 
 
 def test_a_sync_answer_that_fails_its_output_check_is_an_error(

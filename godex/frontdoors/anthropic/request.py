@@ -79,6 +79,11 @@ def parse_messages(body: bytes, *, count_only: bool = False) -> MessagesRequest:
         stop=string_list(data, "stop_sequences"),
     )
     opt(data, "metadata", (dict,), "an object")  # accepted; user_id is not forwarded upstream
+    turn.diagnostics = [
+        ("ignored", key, "no equivalent in the provider request; dropped")
+        for key in ("top_k", "service_tier", "container", "mcp_servers")
+        if data.get(key) is not None
+    ]
     return MessagesRequest(turn, display)
 
 

@@ -24,6 +24,22 @@ from godex.frontdoors.common import (
 )
 
 _ROLES = ("system", "developer", "user", "assistant", "tool")
+# Chat Completions parameters the canonical turn has no field for: dropped, each a diagnostic.
+_IGNORED = (
+    "seed",
+    "logprobs",
+    "top_logprobs",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "prediction",
+    "audio",
+    "modalities",
+    "service_tier",
+    "metadata",
+    "store",
+    "web_search_options",
+)
 
 
 @dataclass(slots=True)
@@ -74,6 +90,11 @@ def parse_chat(body: bytes) -> ChatCompletionRequest:
         safety_identifier=opt(data, "safety_identifier", (str,), "a string"),
         stop=string_list(data, "stop"),
     )
+    turn.diagnostics = [
+        ("ignored", key, "no equivalent in the provider request; dropped")
+        for key in _IGNORED
+        if data.get(key) is not None
+    ]
     return ChatCompletionRequest(turn, stream and options.get("include_usage") is True)
 
 
