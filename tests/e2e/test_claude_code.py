@@ -116,8 +116,19 @@ def test_claude_code_writes_edits_and_runs_a_command(
     assert {"Write", "Edit", "Bash"} <= declared
 
 
+@pytest.mark.parametrize(
+    ("model", "thinking_type"),
+    [
+        pytest.param("claude-sonnet-4-5", "enabled", id="enabled-budget"),
+        pytest.param("claude-opus-5-5", "adaptive", id="adaptive"),
+    ],
+)
 def test_deepseek_gets_its_reasoning_back_through_a_thinking_block(
-    claude: ClaudeSession, upstream: ScriptedUpstream, gateway_log: GatewayLog
+    model: str,
+    thinking_type: str,
+    claude: ClaudeSession,
+    upstream: ScriptedUpstream,
+    gateway_log: GatewayLog,
 ) -> None:
     path = str(claude.work / "thought.txt")
 
@@ -137,7 +148,7 @@ def test_deepseek_gets_its_reasoning_back_through_a_thinking_block(
         turn2,
     )
 
-    run = claude.run("Write thought.txt.", extra_env={"MAX_THINKING_TOKENS": "4096"})
+    run = claude.run("Write thought.txt.", model=model, extra_env={"MAX_THINKING_TOKENS": "4096"})
 
     assert run.returncode == 0, run.explain()
     assert not upstream.problems, f"{upstream.problems}\n{run.explain()}"
@@ -145,6 +156,11 @@ def test_deepseek_gets_its_reasoning_back_through_a_thinking_block(
     assert "Wrote thought.txt." in run.stdout
     # The thinking block went out signed by GodeX, and came back with that signature.
     first, second = _messages_posts(gateway_log)[:2]
+    asked = first.json()["thinking"]
+    assert asked["type"] == thinking_type, asked
+    # Claude Code -p asks for display "omitted": the block then carries only the signature,
+    # which alone brings the reasoning back.
+    shown = asked.get("display") != "omitted"
     starts = [
         e["content_block"]
         for e in first.sse_events()
@@ -160,6 +176,7 @@ def test_deepseek_gets_its_reasoning_back_through_a_thinking_block(
     ]
     assert len(replayed) == 1, replayed
     assert replayed[0]["signature"].startswith("gdx1.")
+    assert replayed[0]["thinking"] == (THOUGHT if shown else "")
     assert THOUGHT not in replayed[0]["signature"]  # sealed, not readable as plain text
 
 
