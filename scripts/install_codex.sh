@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
-# Install the pinned Codex CLI into tests/e2e/node_modules for the e2e suite.
-# Idempotent: does nothing when the pinned version is already there.
+# Install the pinned Codex CLI and Claude Code into tests/e2e/node_modules for the e2e suite.
+# Idempotent: does nothing when the pinned versions are already there.
 set -euo pipefail
 cd "$(dirname "$0")/../tests/e2e"
 
 want="$(node -p 'require("./package.json").dependencies["@openai/codex"]')"
 bin="node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex"
+claude_want="$(node -p 'require("./package.json").dependencies["@anthropic-ai/claude-code"]')"
+claude_bin="node_modules/@anthropic-ai/claude-code-linux-x64/claude"
 have=""
 if [[ -f node_modules/@openai/codex/package.json ]]; then
   have="$(node -p 'require("./node_modules/@openai/codex/package.json").version')"
 fi
+claude_have=""
+if [[ -f node_modules/@anthropic-ai/claude-code/package.json ]]; then
+  claude_have="$(node -p 'require("./node_modules/@anthropic-ai/claude-code/package.json").version')"
+fi
 
-if [[ "$have" != "$want" || ! -x "$bin" ]]; then
-  echo "installing @openai/codex@$want (found: ${have:-none})" >&2
+if [[ "$have" != "$want" || ! -x "$bin" || "$claude_have" != "$claude_want" || ! -x "$claude_bin" ]]; then
+  echo "installing @openai/codex@$want (found: ${have:-none})," \
+    "@anthropic-ai/claude-code@$claude_want (found: ${claude_have:-none})" >&2
   # The lockfile makes the install reproducible; fall back to a plain install without one.
   if [[ -f package-lock.json ]]; then
     npm ci --no-audit --no-fund --loglevel=error
@@ -27,3 +34,9 @@ if [[ "$version" != *"$want"* ]]; then
   exit 1
 fi
 echo "$version"
+claude_version="$("$claude_bin" --version)"
+if [[ "$claude_version" != *"$claude_want"* ]]; then
+  echo "claude at $claude_bin reports '$claude_version', expected $claude_want" >&2
+  exit 1
+fi
+echo "$claude_version"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Make/reuse the project venv (.venv) with the dev dependencies (and the pinned Codex CLI for the e2e
-# suite), then run every quality gate and the whole test suite. `.ci/run` calls exactly this.
-# Arguments go to pytest: `bash scripts/test.sh tests/unit -k config`.
+# Make/reuse the project venv (.venv) with the dev dependencies (and the pinned Codex CLI and Claude
+# Code for the e2e suite), then run every quality gate and the whole test suite. `.ci/run` calls
+# exactly this. Arguments go to pytest: `bash scripts/test.sh tests/unit -k config`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="$("${PYTHON:-python3}" scripts/bootstrap.py --dev)"

@@ -60,6 +60,11 @@ class ResponsesRequest:
     user: str | None = None
     safety_identifier: str | None = None
     prompt_cache_key: str | None = None
+    # Front doors whose protocol has stop sequences (Messages, Chat Completions) set this.
+    stop: list[str] | None = None
+    # (action, subject, detail) decisions a front door made while parsing, e.g. a parameter its
+    # protocol has and the bridge does not; they join the plan's diagnostics.
+    diagnostics: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def _bad(param: str, expected: str, value: Any) -> InvalidRequestError:

@@ -187,6 +187,10 @@ class Pipeline:
         )
         for d in diags.items:
             plan.diagnostics.add(d.action, d.subject, d.detail)
+        for action, subject, detail in req.diagnostics:
+            plan.diagnostics.add(action, subject, detail)
+        if req.stop:
+            plan.chat.body["stop"] = list(req.stop)
         spec.hooks.patch_request(spec, plan.chat)
         return plan
 

@@ -1,12 +1,14 @@
 """Model resolution: a request's model to a provider runtime and an upstream model.
 
 A request's ``model`` resolves, in order: ``provider/model`` for a configured provider, an exact
-alias, the ``"*"`` alias, then ``default_provider/<model>``.
+alias, the first glob alias that matches (``claude-sonnet-*``, in config order), the ``"*"``
+alias, then ``default_provider/<model>``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
 from godex.config.schema import GodexConfig
 from godex.errors import InvalidRequestError, ProviderUnavailable
@@ -38,6 +40,7 @@ def _chain(target: str | tuple[str, ...]) -> tuple[str, ...]:
 class ModelRouter:
     def __init__(self, config: GodexConfig, runtimes: dict[str, ProviderRuntime]) -> None:
         self._aliases = {name: _chain(t) for name, t in config.models.aliases.items()}
+        self._globs = [k for k in self._aliases if k != "*" and any(c in k for c in "*?[")]
         self._default = config.default_provider
         self._runtimes = runtimes
         self._cache: dict[str, tuple[Route, ...]] = {}
@@ -71,8 +74,10 @@ class ModelRouter:
         direct = self._split(model)
         if direct is not None:
             return (direct,)
-        for key in (model, "*"):
-            chain = self._aliases.get(key)
+        glob = next((g for g in self._globs if fnmatchcase(model, g)), None)
+        keys = (model, glob, "*") if model not in self._aliases else (model,)
+        for key in keys:
+            chain = self._aliases.get(key) if key is not None else None
             if chain is not None:
                 routes = tuple(r for r in map(self._split, chain) if r is not None)
                 if routes:
@@ -106,7 +111,7 @@ class ModelRouter:
 
     def model_ids(self) -> list[str]:
         """Aliases first, then ``provider/model`` ids of every configured provider."""
-        ids: list[str] = [a for a in self._aliases if a != "*"]
+        ids: list[str] = [a for a in self._aliases if a != "*" and a not in self._globs]
         for name, rt in self._runtimes.items():
             models = rt.config.models or rt.spec.models or (rt.spec.default_model,)
             ids.extend(f"{name}/{m}" for m in models)

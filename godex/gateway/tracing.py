@@ -7,7 +7,9 @@ from typing import Any
 from godex.gateway.context import RequestContext
 from godex.trace.record import TraceRecord
 
-TRACED_ROUTES = frozenset({"responses.create", "responses.compact"})
+TRACED_ROUTES = frozenset(
+    {"responses.create", "responses.compact", "messages.create", "chat.completions"}
+)
 
 
 def trace_record(ctx: RequestContext, duration_s: float) -> TraceRecord:

@@ -13,10 +13,12 @@ from typing import Any
 
 from godex import __version__
 from godex.errors import AuthError, GodexError, NotFoundError
+from godex.frontdoors.anthropic.errors import error_status_and_body
 from godex.gateway.context import RequestContext
 from godex.gateway.tracing import TRACED_ROUTES, trace_record
 from godex.ids import new_id
 from godex.logging import access_log, get_logger
+from godex.server.doors import DoorsHandler
 from godex.server.drain import Drain
 from godex.server.http import Receive, Scope, Send, header, read_body, send_error, send_json
 from godex.server.responses import ResponsesHandler, note_error, unexpected
@@ -28,6 +30,9 @@ log = get_logger("godex.server")
 
 _RESPONSES = "/v1/responses"
 _COMPACT = _RESPONSES + "/compact"
+_MESSAGES = "/v1/messages"
+_COUNT_TOKENS = _MESSAGES + "/count_tokens"
+_CHAT = "/v1/chat/completions"
 
 
 class GodexApp:
@@ -40,6 +45,7 @@ class GodexApp:
         self.websocket = WebSocketDoor(
             state.gateway, self.drain, state.metrics, self._client_key, self._finish
         )
+        self.doors = DoorsHandler(state.gateway, state.metrics, self.drain)
         self._started = False
 
     # -- lifespan -------------------------------------------------------------------------
@@ -139,16 +145,29 @@ class GodexApp:
         except GodexError as err:
             note_error(ctx, err)
             if not started:
-                await send_error(tracked_send, err, ctx.request_id)
+                await self._send_error(scope, tracked_send, err, ctx)
         except Exception as exc:
             log.exception("unhandled_error", request_id=ctx.request_id, path=path)
             failure = unexpected(exc, ctx)
             note_error(ctx, failure)
             if not started:
-                await send_error(tracked_send, failure, ctx.request_id)
+                await self._send_error(scope, tracked_send, failure, ctx)
         finally:
             state.in_flight -= 1
             self._finish(ctx)
+
+    @staticmethod
+    async def _send_error(scope: Scope, send: Send, err: GodexError, ctx: RequestContext) -> None:
+        """Each door's clients get errors in their own protocol's shape."""
+        if ctx.route.startswith("messages.") or (
+            ctx.route == "models" and header(scope, b"anthropic-version") is not None
+        ):
+            extra = {**err.headers, "request-id": ctx.request_id, "x-request-id": ctx.request_id}
+            status, body = error_status_and_body(err)
+            ctx.http_status = status
+            await send_json(send, status, body, extra)
+            return
+        await send_error(send, err, ctx.request_id)
 
     async def _dispatch(
         self, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
@@ -191,7 +210,19 @@ class GodexApp:
             if method == "GET" and header(scope, b"upgrade") is not None:
                 await self._websocket_probe(send, ctx)
                 return
+        elif path == _MESSAGES and method == "POST":
+            await self.doors.messages(await self._body(receive), ctx, receive, send)
+            return
+        elif path == _COUNT_TOKENS and method == "POST":
+            await self.doors.count_tokens(await self._body(receive), ctx, send)
+            return
+        elif path == _CHAT and method == "POST":
+            await self.doors.chat(await self._body(receive), ctx, receive, send)
+            return
         elif path == "/v1/models" and method == "GET":
+            if header(scope, b"anthropic-version") is not None:
+                await self.doors.anthropic_models(send)
+                return
             await send_json(send, 200, self.models())
             return
         elif path == _COMPACT and method == "POST":
@@ -374,6 +405,12 @@ def _route_label(method: str, path: str) -> str:
         if path == _COMPACT:
             return "responses.compact"
         return "responses.stored"
+    if path == _MESSAGES:
+        return "messages.create"
+    if path == _COUNT_TOKENS:
+        return "messages.count_tokens"
+    if path == _CHAT:
+        return "chat.completions"
     if path == "/v1/models":
         return "models"
     if path in ("/health", "/metrics"):

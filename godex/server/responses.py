@@ -8,46 +8,75 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, Protocol
 
+import msgspec
+
+from godex.bridge.builder import Event
 from godex.bridge.request import parse_request
 from godex.errors import GodexError
 from godex.gateway.context import RequestContext
 from godex.gateway.core import Gateway
-from godex.gateway.pipeline import Exchange
+from godex.gateway.pipeline import Completed, Exchange
 from godex.server.drain import Drain, shutting_down
-from godex.server.http import SSE_HEADERS, Receive, Send, send_json
+from godex.server.http import SSE_HEADERS, Receive, Send
 from godex.server.metrics import Metrics
 from godex.server.sse import encode_events
 
+_encode = msgspec.json.Encoder().encode
 
-class ResponsesHandler:
+
+class Framing(Protocol):
+    """How one door puts an exchange on the wire: its SSE bytes and its sync body."""
+
+    def stream(self, events: list[Event]) -> bytes: ...
+
+    def sync(self, done: Completed) -> bytes:
+        """The 200 body; raises a ``GodexError`` (sent in the door's error shape) instead."""
+        ...
+
+
+class ResponsesFraming:
+    def stream(self, events: list[Event]) -> bytes:
+        return encode_events(events)
+
+    def sync(self, done: Completed) -> bytes:
+        return done.encoded
+
+
+class _LegacyCompactionFraming(ResponsesFraming):
+    def sync(self, done: Completed) -> bytes:
+        final = done.response
+        return _encode(
+            {
+                "id": final["id"],
+                "object": "response.compaction",
+                "created_at": final["created_at"],
+                "output": final["output"],
+                "usage": final.get("usage") or {},
+            }
+        )
+
+
+class ExchangeRunner:
+    """Drives an opened exchange over HTTP for any door: disconnects, drain, SSE, capture."""
+
     def __init__(self, gateway: Gateway, metrics: Metrics, drain: Drain) -> None:
         self.gateway = gateway
         self.metrics = metrics
         self.drain = drain
 
-    async def handle(self, body: bytes, ctx: RequestContext, receive: Receive, send: Send) -> None:
-        req = parse_request(body, self.gateway.services.request_limits)
+    def capture(self, body: bytes, ctx: RequestContext) -> None:
         capture_request(self.gateway, body, ctx)
-        await self._run(self.gateway.open(req, ctx), req.stream, ctx, receive, send)
 
-    async def compact(self, body: bytes, ctx: RequestContext, receive: Receive, send: Send) -> None:
-        """POST /v1/responses/compact: answers ``response.compaction``, never streams."""
-        req = parse_request(body, self.gateway.services.request_limits)
-        capture_request(self.gateway, body, ctx)
-        opening = self.gateway.open_legacy_compaction(req, ctx)
-        await self._run(opening, False, ctx, receive, send, legacy=True)
-
-    async def _run(
+    async def run(
         self,
         opening: Any,
         stream: bool,
         ctx: RequestContext,
         receive: Receive,
         send: Send,
-        *,
-        legacy: bool = False,
+        framing: Framing,
     ) -> None:
         task = asyncio.current_task()
         watch = _DisconnectWatch(receive, task)
@@ -56,9 +85,9 @@ class ResponsesHandler:
             exchange: Exchange = await opening
             try:
                 if stream:
-                    await self._stream(exchange, ctx, send, watch)
+                    await self._stream(exchange, ctx, send, watch, framing)
                 else:
-                    await self._sync(exchange, ctx, send, watch, legacy)
+                    await self._sync(exchange, ctx, send, watch, framing)
             finally:
                 exchange.close()
         except asyncio.CancelledError:
@@ -83,25 +112,11 @@ class ResponsesHandler:
         ctx: RequestContext,
         send: Send,
         watch: _DisconnectWatch,
-        legacy: bool,
+        framing: Framing,
     ) -> None:
         done = await exchange.complete()
         watch.finished = True
-        if legacy:
-            final = done.response
-            await send_json(
-                send,
-                200,
-                {
-                    "id": final["id"],
-                    "object": "response.compaction",
-                    "created_at": final["created_at"],
-                    "output": final["output"],
-                    "usage": final.get("usage") or {},
-                },
-            )
-            return
-        out = done.encoded
+        out = framing.sync(done)
         if ctx.request_payload is not None:
             ctx.response_payload = out
         await send(
@@ -120,7 +135,12 @@ class ResponsesHandler:
         ctx.t_first_client_byte = time.perf_counter()
 
     async def _stream(
-        self, exchange: Exchange, ctx: RequestContext, send: Send, watch: _DisconnectWatch
+        self,
+        exchange: Exchange,
+        ctx: RequestContext,
+        send: Send,
+        watch: _DisconnectWatch,
+        framing: Framing,
     ) -> None:
         metrics = self.metrics
         metrics.stream_started()
@@ -137,14 +157,14 @@ class ResponsesHandler:
                     ],
                 }
             )
-            first = encode_events(exchange.start())
+            first = framing.stream(exchange.start())
             await send({"type": "http.response.body", "body": first, "more_body": True})
             ctx.t_first_client_byte = time.perf_counter()
             if captured is not None:
                 captured.append(first)
             try:
                 async for batch in exchange.stream():
-                    body = encode_events(batch)
+                    body = framing.stream(batch)
                     if captured is not None:
                         captured.append(body)
                     if exchange.finished:
@@ -164,10 +184,25 @@ class ResponsesHandler:
                 tail = await exchange.abort(shutting_down())
                 watch.finished = True
                 await send(
-                    {"type": "http.response.body", "body": encode_events(tail), "more_body": False}
+                    {"type": "http.response.body", "body": framing.stream(tail), "more_body": False}
                 )
         finally:
             metrics.stream_ended()
+
+
+class ResponsesHandler(ExchangeRunner):
+    async def handle(self, body: bytes, ctx: RequestContext, receive: Receive, send: Send) -> None:
+        req = parse_request(body, self.gateway.services.request_limits)
+        self.capture(body, ctx)
+        opening = self.gateway.open(req, ctx)
+        await self.run(opening, req.stream, ctx, receive, send, ResponsesFraming())
+
+    async def compact(self, body: bytes, ctx: RequestContext, receive: Receive, send: Send) -> None:
+        """POST /v1/responses/compact: answers ``response.compaction``, never streams."""
+        req = parse_request(body, self.gateway.services.request_limits)
+        self.capture(body, ctx)
+        opening = self.gateway.open_legacy_compaction(req, ctx)
+        await self.run(opening, False, ctx, receive, send, _LegacyCompactionFraming())
 
 
 def _served_by(ctx: RequestContext) -> list[tuple[bytes, bytes]]:

@@ -18,3 +18,13 @@ def encode_events(events: list[dict[str, Any]]) -> bytes:
         out += _encode(event)
         out += b"\n\n"
     return bytes(out)
+
+
+def encode_data_events(events: list[dict[str, Any]]) -> bytes:
+    """Chat Completions framing: ``data: <json>`` only, no event names."""
+    out = bytearray()
+    for event in events:
+        out += b"data: "
+        out += _encode(event)
+        out += b"\n\n"
+    return bytes(out)

@@ -24,6 +24,7 @@ ALIASES = {
     "godex-e2e-deepseek": "ds/deepseek-v4-pro",
     "godex-e2e-glm": "glm/glm-5.1",
     "gpt-5.5": "generic/e2e-model",  # what Codex's built-in provider asks for
+    "claude-*": "ds/deepseek-v4-pro",  # every model Claude Code asks for (a glob alias)
 }
 CLIENT_KEY = "sk-e2e-client"
 

@@ -1,0 +1,229 @@
+"""Responses events (or a final Response) → Anthropic Messages events (or a Message).
+
+``MessagesStream`` is a small state machine over the one event stream the ``ResponseBuilder``
+writes: every output item becomes one content block (reasoning → ``thinking`` with the sealed
+reasoning as its ``signature``, message text → ``text``, a function call → ``tool_use``), and the
+terminal Responses event becomes ``message_delta`` + ``message_stop``, or an ``error`` event.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from godex.frontdoors.anthropic.errors import error_type_for_code
+
+Event = dict[str, Any]
+
+_REASONING_DELTAS = ("response.reasoning_text.delta", "response.reasoning_summary_text.delta")
+
+
+def stop_reason(response: dict[str, Any]) -> str:
+    details = response.get("incomplete_details") or {}
+    if response.get("status") == "incomplete":
+        return "refusal" if details.get("reason") == "content_filter" else "max_tokens"
+    if any(item.get("type") == "function_call" for item in response.get("output") or []):
+        return "tool_use"
+    return "end_turn"
+
+
+def usage(response: dict[str, Any] | None) -> dict[str, Any]:
+    """Anthropic counts cache reads apart from ``input_tokens`` (OpenAI counts them inside)."""
+    u = (response or {}).get("usage") or {}
+    total_in = int(u.get("input_tokens") or 0)
+    cached = int((u.get("input_tokens_details") or {}).get("cached_tokens") or 0)
+    return {
+        "input_tokens": max(total_in - cached, 0),
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": cached,
+        "output_tokens": int(u.get("output_tokens") or 0),
+    }
+
+
+def message_id(response_id: str) -> str:
+    return "msg_" + response_id.removeprefix("resp_")
+
+
+def _tool_input(arguments: str) -> Any:
+    try:
+        value = json.loads(arguments) if arguments else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def content_blocks(response: dict[str, Any], display_thinking: bool) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    for item in response.get("output") or []:
+        kind = item.get("type")
+        if kind == "reasoning":
+            text = "".join(p.get("text", "") for p in item.get("content") or [])
+            blocks.append(
+                {
+                    "type": "thinking",
+                    "thinking": text if display_thinking else "",
+                    "signature": item.get("encrypted_content") or "",
+                }
+            )
+        elif kind == "message":
+            for part in item.get("content") or []:
+                if part.get("type") == "output_text" and part.get("text"):
+                    blocks.append({"type": "text", "text": part["text"]})
+        elif kind == "function_call":
+            blocks.append(
+                {
+                    "type": "tool_use",
+                    "id": item["call_id"],
+                    "name": item["name"],
+                    "input": _tool_input(item.get("arguments") or ""),
+                }
+            )
+    return blocks
+
+
+def message(response: dict[str, Any], display_thinking: bool) -> dict[str, Any]:
+    """A finished (completed or incomplete) Response as an Anthropic Message."""
+    return {
+        "id": message_id(response["id"]),
+        "type": "message",
+        "role": "assistant",
+        "model": response.get("model"),
+        "content": content_blocks(response, display_thinking),
+        "stop_reason": stop_reason(response),
+        "stop_sequence": None,
+        "usage": usage(response),
+    }
+
+
+class MessagesStream:
+    """One streaming exchange: feed Responses event batches, get Anthropic events back."""
+
+    def __init__(self, display_thinking: bool) -> None:
+        self.display_thinking = display_thinking
+        self._next_index = 0
+        self._open: dict[int, tuple[int, str]] = {}  # output_index -> (block index, kind)
+        self._streamed_args: set[int] = set()
+        self.done = False
+
+    def feed(self, events: list[Event]) -> list[Event]:
+        out: list[Event] = []
+        for event in events:
+            self._one(event, out)
+        return out
+
+    def _open_block(
+        self, output_index: int, kind: str, block: dict[str, Any], out: list[Event]
+    ) -> int:
+        index = self._next_index
+        self._next_index += 1
+        self._open[output_index] = (index, kind)
+        out.append({"type": "content_block_start", "index": index, "content_block": block})
+        return index
+
+    def _delta(self, output_index: int, delta: dict[str, Any], out: list[Event]) -> None:
+        opened = self._open.get(output_index)
+        if opened is not None:
+            out.append({"type": "content_block_delta", "index": opened[0], "delta": delta})
+
+    def _one(self, event: Event, out: list[Event]) -> None:
+        kind = event["type"]
+        if kind == "response.created":
+            resp = event["response"]
+            out.append(
+                {
+                    "type": "message_start",
+                    "message": {
+                        "id": message_id(resp["id"]),
+                        "type": "message",
+                        "role": "assistant",
+                        "model": resp.get("model"),
+                        "content": [],
+                        "stop_reason": None,
+                        "stop_sequence": None,
+                        "usage": usage(None),
+                    },
+                }
+            )
+            out.append({"type": "ping"})
+        elif kind == "response.in_progress":
+            if not any(e["type"] == "message_start" for e in out):
+                out.append({"type": "ping"})  # the builder's keep-alive
+        elif kind == "response.output_item.added":
+            item = event["item"]
+            oi = event["output_index"]
+            if item["type"] == "reasoning":
+                self._open_block(
+                    oi, "thinking", {"type": "thinking", "thinking": "", "signature": ""}, out
+                )
+            elif item["type"] == "function_call":
+                block = {
+                    "type": "tool_use",
+                    "id": item["call_id"],
+                    "name": item["name"],
+                    "input": {},
+                }
+                self._open_block(oi, "tool_use", block, out)
+        elif kind == "response.content_part.added":
+            if event["part"].get("type") == "output_text":
+                self._open_block(event["output_index"], "text", {"type": "text", "text": ""}, out)
+        elif kind == "response.output_text.delta":
+            if event["delta"]:
+                self._delta(
+                    event["output_index"], {"type": "text_delta", "text": event["delta"]}, out
+                )
+        elif kind in _REASONING_DELTAS:
+            if self.display_thinking and event["delta"]:
+                delta = {"type": "thinking_delta", "thinking": event["delta"]}
+                self._delta(event["output_index"], delta, out)
+        elif kind == "response.function_call_arguments.delta":
+            if event["delta"]:
+                self._streamed_args.add(event["output_index"])
+                delta = {"type": "input_json_delta", "partial_json": event["delta"]}
+                self._delta(event["output_index"], delta, out)
+        elif kind == "response.output_item.done":
+            self._item_done(event["output_index"], event["item"], out)
+        elif kind in ("response.completed", "response.incomplete"):
+            self._close_all(out)
+            resp = event["response"]
+            out.append(
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": stop_reason(resp), "stop_sequence": None},
+                    "usage": usage(resp),
+                }
+            )
+            out.append({"type": "message_stop"})
+            self.done = True
+        elif kind == "response.failed":
+            self._close_all(out)
+            err = event["response"].get("error") or {}
+            code = str(err.get("code") or "")
+            out.append(
+                {
+                    "type": "error",
+                    "error": {
+                        "type": error_type_for_code(code),
+                        "message": err.get("message") or "the upstream model failed",
+                    },
+                }
+            )
+            self.done = True
+
+    def _item_done(self, oi: int, item: dict[str, Any], out: list[Event]) -> None:
+        opened = self._open.pop(oi, None)
+        if opened is None:
+            return
+        index, kind = opened
+        if kind == "thinking" and item.get("encrypted_content"):
+            delta = {"type": "signature_delta", "signature": item["encrypted_content"]}
+            out.append({"type": "content_block_delta", "index": index, "delta": delta})
+        elif kind == "tool_use" and oi not in self._streamed_args and item.get("arguments"):
+            # Arguments the builder held back (or repaired) arrive whole with the item.
+            delta = {"type": "input_json_delta", "partial_json": item["arguments"]}
+            out.append({"type": "content_block_delta", "index": index, "delta": delta})
+        out.append({"type": "content_block_stop", "index": index})
+
+    def _close_all(self, out: list[Event]) -> None:
+        for oi in sorted(self._open):
+            out.append({"type": "content_block_stop", "index": self._open[oi][0]})
+        self._open.clear()
