@@ -20,7 +20,6 @@ from godex.config.schema import (
     GodexConfig,
     KeyBudget,
     KeyLimits,
-    LimitsConfig,
     Price,
     SessionConfig,
     TraceConfig,
@@ -164,9 +163,7 @@ def test_traces_record_the_key_name_team_and_cost_never_the_key(
     up: FakeUpstream, tmp_path: Path
 ) -> None:
     trace = TraceConfig(enabled=True, path=str(tmp_path / "trace.db"), flush_interval_ms=10)
-    cfg = team_config(
-        tmp_path, up, trace=trace, prices={"ds/*": Price(2.0, 1.0, 10.0)}
-    )
+    cfg = team_config(tmp_path, up, trace=trace, prices={"ds/*": Price(2.0, 1.0, 10.0)})
     with run_gateway(cfg) as g, httpx.Client(base_url=g.base_url, timeout=10) as c:
         _create(c, ALICE)
         metrics = c.get("/metrics", headers=h(ADMIN)).text
@@ -181,10 +178,10 @@ def test_traces_record_the_key_name_team_and_cost_never_the_key(
 
 def test_a_model_outside_the_keys_globs_is_refused(up: FakeUpstream, tmp_path: Path) -> None:
     keys = (_key("alice", ALICE, models=("deepseek/*", "gpt-5.5")),)
-    with run_gateway(team_config(tmp_path, up, keys=keys)) as g:
-        with httpx.Client(base_url=g.base_url, timeout=10) as c:
-            ok = c.post("/v1/responses", headers=h(ALICE), json={"model": "gpt-5.5", "input": "x"})
-            no = c.post("/v1/responses", headers=h(ALICE), json={"model": "other", "input": "x"})
+    cfg = team_config(tmp_path, up, keys=keys)
+    with run_gateway(cfg) as g, httpx.Client(base_url=g.base_url, timeout=10) as c:
+        ok = c.post("/v1/responses", headers=h(ALICE), json={"model": "gpt-5.5", "input": "x"})
+        no = c.post("/v1/responses", headers=h(ALICE), json={"model": "other", "input": "x"})
     assert ok.status_code == 200
     assert no.status_code == 403 and no.json()["error"]["code"] == "model_not_allowed"
 
@@ -278,11 +275,11 @@ def test_tokens_per_minute_are_charged_with_the_real_usage(
     up: FakeUpstream, tmp_path: Path
 ) -> None:
     keys = (_key("alice", ALICE, limits=KeyLimits(tpm=300)),)
-    with run_gateway(team_config(tmp_path, up, keys=keys)) as g:
-        with httpx.Client(base_url=g.base_url, timeout=10) as c:
-            fresh_window()
-            codes = [_post(c, ALICE).status_code for _ in range(2)]
-            last = _post(c, ALICE)
+    cfg = team_config(tmp_path, up, keys=keys)
+    with run_gateway(cfg) as g, httpx.Client(base_url=g.base_url, timeout=10) as c:
+        fresh_window()
+        codes = [_post(c, ALICE).status_code for _ in range(2)]
+        last = _post(c, ALICE)
     assert codes == [200, 200]  # 150 tokens each: 300 used before the third
     assert last.status_code == 429
     assert last.json()["error"]["type"] == "tokens"
