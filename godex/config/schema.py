@@ -289,8 +289,10 @@ def _limits(value: Any, where: str, problems: list[str]) -> KeyLimits:
         raw = data.get(name)
         if raw is None:
             continue
-        parsed = Int(low=1).parse(raw, f"{where}.{name}", problems, False)
-        out[name] = parsed
+        try:
+            out[name] = Int(low=1).parse(raw, f"{where}.{name}", problems, False)
+        except Invalid as exc:
+            problems.append(f"{where}.{name}: {exc.message}")
     for extra in set(data) - {"rpm", "tpm", "concurrent"}:
         problems.append(f"{where}.{extra}: unknown key (rpm, tpm, concurrent)")
     return KeyLimits(**out)

@@ -339,3 +339,39 @@ def test_runtime_keys_rotate_through_the_admin_api_while_requests_run(
         assert _post(c, new.json()["key"]).status_code == 200
         # A response made by the rotated-out key stays with its team (web).
         assert c.get("/v1/models", headers=h(BOB)).status_code == 200
+
+
+def test_websocket_turns_pass_the_same_limits_and_scopes(up: FakeUpstream, tmp_path: Path) -> None:
+    from tests.integration.test_websocket import open_ws, send, turn
+
+    keys = (_key("alice", ALICE, "platform", limits=KeyLimits(rpm=2)), _key("bob", BOB, "web"))
+    with run_gateway(team_config(tmp_path, up, keys=keys)) as g:
+        fresh_window()
+        with httpx.Client(base_url=g.base_url, timeout=10) as c:
+            rid = _create(c, ALICE)["id"]  # the first of alice's two
+        with open_ws(g, ALICE) as ws:
+            send(ws, model="m", input="hi")
+            assert turn(ws)[-1]["type"] == "response.completed"
+            send(ws, model="m", input="hi")
+            refused = turn(ws)[-1]
+        with open_ws(g, BOB) as ws:
+            send(ws, model="m", input="go on", previous_response_id=rid)
+            chained = turn(ws)[-1]
+    assert refused["type"] == "error" and refused["status"] == 429
+    assert refused["error"]["code"] == "rate_limit_exceeded"
+    assert chained["type"] == "error"
+    assert chained["error"]["code"] == "previous_response_not_found"
+
+
+def test_a_key_revoked_mid_connection_fails_its_next_websocket_turn(gw: RunningGateway) -> None:
+    from tests.integration.test_websocket import open_ws, send, turn
+
+    with httpx.Client(base_url=gw.base_url, timeout=10) as c:
+        token = c.post("/admin/keys", headers=h(ADMIN), json={"name": "ws"}).json()["key"]
+        with open_ws(gw, token) as ws:
+            send(ws, model="m", input="hi")
+            assert turn(ws)[-1]["type"] == "response.completed"
+            assert c.post("/admin/keys/ws/revoke", headers=h(ADMIN)).status_code == 200
+            send(ws, model="m", input="hi")
+            after = turn(ws)[-1]
+    assert after["type"] == "error" and after["status"] == 401
