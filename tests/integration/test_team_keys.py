@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -13,7 +14,9 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
+from click.testing import CliRunner
 
+from godex.cli import main
 from godex.config.schema import (
     AuthConfig,
     ClientKeyConfig,
@@ -166,11 +169,25 @@ def test_traces_record_the_key_name_team_and_cost_never_the_key(
     cfg = team_config(tmp_path, up, trace=trace, prices={"ds/*": Price(2.0, 1.0, 10.0)})
     with run_gateway(cfg) as g, httpx.Client(base_url=g.base_url, timeout=10) as c:
         _create(c, ALICE)
+        _create(c, CAROL)
+        _create(c, BOB)
         metrics = c.get("/metrics", headers=h(ADMIN)).text
+    runner = CliRunner()
+    args = ["traces", "usage", "--db", str(tmp_path / "trace.db"), "--json", "--by"]
+    by_team = json.loads(runner.invoke(main, [*args, "team"]).output)
+    by_key = json.loads(runner.invoke(main, [*args, "key"]).output)
+    one = (100 * 2.0 + 50 * 10.0) / 1e6
+    assert [(r["team"], r["requests"], r["cost_usd"]) for r in by_team] == [
+        ("platform", 2, pytest.approx(2 * one)),
+        ("web", 1, pytest.approx(one)),
+    ]
+    assert [r["key"] for r in by_key] == ["alice", "bob", "carol"]
     db = sqlite3.connect(tmp_path / "trace.db")
-    rows = db.execute("SELECT client_key_id, team, cost_usd FROM requests").fetchall()
+    rows = db.execute(
+        "SELECT client_key_id, team, cost_usd FROM requests WHERE client_key_id = 'alice'"
+    ).fetchall()
     dump = "\n".join(db.iterdump())
-    assert rows == [("alice", "platform", pytest.approx((100 * 2.0 + 50 * 10.0) / 1e6))]
+    assert rows == [("alice", "platform", pytest.approx(one))]
     assert ALICE not in dump
     assert 'godex_key_requests_total{key="alice"} 1.0' in metrics
     assert 'godex_key_cost_usd_total{key="alice"}' in metrics
