@@ -408,7 +408,8 @@ class LimitsOne(Kind):
 class LimitsConfig:
     # Where counters live: this process (memory) or Redis, shared by every instance.
     backend: str = key("memory", Choice("backend", "memory", "redis"))
-    redis_url: str = key("redis://127.0.0.1:6379/0", _STR, yaml="redis.url")
+    # Secret: a Redis URL may carry its password (redis://:pw@host).
+    redis_url: str = key("redis://127.0.0.1:6379/0", _STR, yaml="redis.url", secret=True)
     redis_prefix: str = key("godex:limits:", _STR, yaml="redis.prefix")
     # Redis unreachable: admit requests (open) or refuse them with a 503 (closed).
     on_redis_down: str = key("open", Choice("value", "open", "closed"))

@@ -103,6 +103,7 @@ def test_every_key_declared_secret_is_masked_in_the_print_out(tmp_path: Path) ->
     assert secrets == [
         "AuthConfig.admin_keys",
         "AuthConfig.keys",
+        "LimitsConfig.redis_url",
         "ProviderConfig.api_key",
         "ServerConfig.api_keys",
         "ServerConfig.secret",
