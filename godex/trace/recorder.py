@@ -27,9 +27,9 @@ _COLUMNS = (
     "upstream_model, stream, status, error_code, error_message, upstream_message, duration_ms, "
     "upstream_first_byte_ms, first_client_byte_ms, input_tokens, cached_tokens, output_tokens, "
     "reasoning_tokens, total_tokens, event_count, terminal_event, diagnostics, response_id, "
-    "attempts"
+    "attempts, team, cost_usd"
 )
-_INSERT = f"INSERT OR REPLACE INTO requests ({_COLUMNS}) VALUES ({','.join('?' * 27)})"
+_INSERT = f"INSERT OR REPLACE INTO requests ({_COLUMNS}) VALUES ({','.join('?' * 29)})"
 
 
 class NoopRecorder:
@@ -191,6 +191,8 @@ def _row(r: TraceRecord) -> tuple[Any, ...]:
         json.dumps(r.diagnostics) if r.diagnostics else None,
         r.response_id,
         json.dumps(r.attempts) if r.attempts else None,
+        r.team,
+        r.cost_usd,
     )
 
 

@@ -44,6 +44,11 @@ MIGRATIONS: list[str] = [
     );
     """,
     "ALTER TABLE requests ADD COLUMN attempts TEXT",
+    # The client key's name (client_key_id) and team, and the request's estimated cost.
+    """
+    ALTER TABLE requests ADD COLUMN team TEXT;
+    ALTER TABLE requests ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0;
+    """,
 ]
 
 

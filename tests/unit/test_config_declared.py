@@ -101,6 +101,9 @@ def _secret_fields(cls: type) -> Iterator[tuple[type, str]]:
 def test_every_key_declared_secret_is_masked_in_the_print_out(tmp_path: Path) -> None:
     secrets = sorted(f"{c.__name__}.{n}" for c, n in _secret_fields(GodexConfig))
     assert secrets == [
+        "AuthConfig.admin_keys",
+        "AuthConfig.keys",
+        "LimitsConfig.redis_url",
         "ProviderConfig.api_key",
         "ServerConfig.api_keys",
         "ServerConfig.secret",
@@ -110,7 +113,8 @@ def test_every_key_declared_secret_is_masked_in_the_print_out(tmp_path: Path) ->
         tmp_path,
         "server: {api_keys: [cli-Secret-1], secret: seal-Secret-2}\n"
         "providers: {d: {spec: deepseek, credentials: {api_key: up-Secret-3}}}\n"
-        "web_search: {mode: godex_managed, backend: {type: zhipu, api_key: ws-Secret-4}}\n",
+        "web_search: {mode: godex_managed, backend: {type: zhipu, api_key: ws-Secret-4}}\n"
+        "auth: {admin_keys: [adm-Secret-5], keys: [{name: a, key: key-Secret-6}]}\n",
     )
     printed = yaml.safe_dump(redacted_dict(cfg))
     assert "Secret-" not in printed
@@ -138,6 +142,9 @@ def test_every_declaration_sits_in_field_metadata() -> None:
         "compaction",
         "web_search",
         "resilience",
+        "auth",
+        "limits",
+        "prices",
     ]
 
 
