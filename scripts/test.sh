@@ -10,7 +10,9 @@ export PATH="$venv/bin:$PATH" VIRTUAL_ENV="$venv"
 PY="$venv/bin/python"
 bash scripts/install_codex.sh >/dev/null
 # The limits tests use a real Redis at 127.0.0.1:6379 (each test under its own key prefix).
-if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+if ! command -v redis-server >/dev/null; then
+  echo "warning: redis-server is not installed; the Redis limits tests will fail (apt-get install redis-server)" >&2
+elif ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   mkdir -p /var/lib/redis /var/log/redis
   redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
     --dir /var/lib/redis --logfile /var/log/redis/ci.log

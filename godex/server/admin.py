@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from godex.errors import AuthError, GodexError, InvalidRequestError, NotFoundError
-from godex.server.auth import Principal, digest
+from godex.server.auth import Authenticator, Principal, digest
 from godex.server.http import Receive, Send, read_body, send_json
 from godex.sessions.store import KeyRecord, SessionStore
 
@@ -56,7 +56,7 @@ def _policy(body: dict[str, Any]) -> dict[str, Any]:
 
 
 class AdminHandler:
-    def __init__(self, auth: Any, store: SessionStore | None) -> None:
+    def __init__(self, auth: Authenticator, store: SessionStore | None) -> None:
         self.auth = auth
         self.store = store
 

@@ -23,6 +23,7 @@ from godex.config.schema import (
     GodexConfig,
     KeyBudget,
     KeyLimits,
+    LimitsConfig,
     Price,
     SessionConfig,
     TraceConfig,
@@ -392,3 +393,20 @@ def test_a_key_revoked_mid_connection_fails_its_next_websocket_turn(gw: RunningG
             send(ws, model="m", input="hi")
             after = turn(ws)[-1]
     assert after["type"] == "error" and after["status"] == 401
+
+
+def test_global_and_per_model_limits_are_shared_by_every_key(
+    up: FakeUpstream, tmp_path: Path
+) -> None:
+    limits = LimitsConfig(global_=KeyLimits(rpm=5), models={"slow-*": KeyLimits(rpm=2)})
+    with run_gateway(team_config(tmp_path, up, limits=limits)) as g:
+        fresh_window()
+        with httpx.Client(base_url=g.base_url, timeout=10) as c:
+            slow = [
+                c.post("/v1/responses", headers=h(k), json={"model": "slow-1", "input": "x"})
+                for k in (ALICE, BOB, CAROL)
+            ]
+            rest = [_post(c, k).status_code for k in (ALICE, BOB, CAROL, ALICE)]
+    assert [r.status_code for r in slow] == [200, 200, 429]
+    assert "model:slow-*" in slow[2].json()["error"]["message"]
+    assert rest == [200, 200, 200, 429]  # 5 a minute for the whole gateway
