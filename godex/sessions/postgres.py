@@ -1,0 +1,267 @@
+"""PostgreSQL store: stored responses every GodeX instance of a deployment shares.
+
+psycopg 3 with its async pool serves the request path; the same driver's synchronous side
+migrates the schema at start, keeps the shared secret and runs the trace writer thread, so
+one driver covers both. Every call is bounded (pool wait plus statement) and any database
+trouble surfaces as ``session.store_unavailable`` (503); the pool reconnects on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import msgspec
+import psycopg
+import psycopg_pool
+
+from godex import postgres_db
+from godex.config.schema import PostgresConfig
+from godex.logging import get_logger
+from godex.postgres_db import LEASE_SQL, StoreUnavailable, unavailable
+from godex.sessions.store import Order, StoredResponse, page, with_ids
+
+T = TypeVar("T")
+log = get_logger("godex.sessions")
+_enc = msgspec.json.Encoder().encode
+_dec = msgspec.json.Decoder().decode
+# A margin over statement_timeout: the server gives up first and says why.
+_CLIENT_MARGIN_S = 1.0
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE responses (
+        id TEXT PRIMARY KEY,
+        previous_response_id TEXT,
+        created_at BIGINT NOT NULL,
+        status TEXT NOT NULL,
+        model TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        upstream_model TEXT NOT NULL,
+        input_items BYTEA NOT NULL,
+        response BYTEA NOT NULL,
+        reasoning BYTEA NOT NULL,
+        replay BYTEA
+    );
+    CREATE INDEX responses_created ON responses(created_at);
+    """,
+]
+
+_COLUMNS = (
+    "id, previous_response_id, created_at, status, model, provider, upstream_model, "
+    "input_items, response, reasoning, replay"
+)
+_UPDATE = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS.split(", ")[1:])
+_INSERT = (
+    f"INSERT INTO responses ({_COLUMNS}) VALUES ({', '.join(['%s'] * 11)}) "
+    f"ON CONFLICT (id) DO UPDATE SET {_UPDATE}"
+)
+# The whole chain in one round trip, nearest first; the depth bound ends a cycle and the
+# caller stops at the first repeated id.
+_CHAIN = f"""
+WITH RECURSIVE chain(id, depth) AS (
+    SELECT id, 0 FROM responses WHERE id = %s
+    UNION
+    SELECT r.previous_response_id, chain.depth + 1
+    FROM responses r JOIN chain ON r.id = chain.id
+    WHERE r.previous_response_id IS NOT NULL AND chain.depth < %s
+)
+SELECT {_COLUMNS} FROM responses JOIN chain USING (id) ORDER BY chain.depth
+"""
+
+
+def instance_id() -> str:
+    """Who holds a lease: unique per process, readable in the database."""
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+
+
+def prepare(dsn: str, timeout_s: float = 10.0) -> None:
+    """Apply the core and session migrations (at start, before serving)."""
+    with postgres_db.connect(dsn, timeout_s) as conn:
+        postgres_db.migrate(conn, "core", postgres_db.CORE_MIGRATIONS)
+        postgres_db.migrate(conn, "sessions", MIGRATIONS)
+
+
+class PostgresStore:
+    def __init__(self, cfg: PostgresConfig, *, migrate: bool = True) -> None:
+        self.dsn = postgres_db.require_dsn(cfg.dsn, "session.postgres.dsn")
+        self.timeout_s = cfg.statement_timeout_s + _CLIENT_MARGIN_S
+        if migrate:
+            prepare(self.dsn, max(self.timeout_s, 10.0))
+        self.holder = instance_id()
+        self.up = True
+        self._pool = psycopg_pool.AsyncConnectionPool(
+            self.dsn,
+            min_size=1,
+            max_size=max(1, cfg.pool_size),
+            open=False,
+            timeout=self.timeout_s,
+            # A connection attempt that hangs (a blackholed host) must not stall the pool.
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": max(1, int(self.timeout_s)),
+                "options": f"-c statement_timeout={int(cfg.statement_timeout_s * 1000)}",
+            },
+            name="godex-sessions",
+        )
+        self._opened = False
+
+    async def _run(
+        self, what: str, fn: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]
+    ) -> T:
+        if not self._opened:
+            self._opened = True
+            await self._pool.open(wait=False)
+        try:
+            result = await asyncio.wait_for(self._attempt(fn), self.timeout_s)
+        except StoreUnavailable:
+            self._down(what)
+            raise
+        except (TimeoutError, psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            self._down(what)
+            raise unavailable(what, exc) from exc
+        if not self.up:
+            log.info("session_store_up")
+        self.up = True
+        return result
+
+    async def _attempt(self, fn: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
+        for attempt in (1, 2):
+            async with self._pool.connection() as conn:
+                try:
+                    return await fn(conn)
+                except psycopg.OperationalError:
+                    # A connection the server dropped (restart, pg_terminate_backend): the
+                    # pool discards it; every call here is idempotent, so try a fresh one once.
+                    if attempt == 2 or not conn.broken:
+                        raise
+        raise AssertionError("unreachable")
+
+    def _down(self, what: str) -> None:
+        if self.up:
+            log.warning("session_store_down", operation=what)
+        self.up = False
+
+    async def put(self, rec: StoredResponse) -> None:
+        rec.input_items = with_ids(rec.input_items)
+        row = (
+            rec.id,
+            rec.previous_response_id,
+            rec.created_at,
+            rec.status,
+            rec.model,
+            rec.provider,
+            rec.upstream_model,
+            _enc(rec.input_items),
+            rec.response_json if rec.response_json is not None else _enc(rec.response),
+            _enc(rec.reasoning),
+            rec.replay,
+        )
+
+        async def run(conn: psycopg.AsyncConnection[Any]) -> None:
+            await conn.execute(_INSERT, row)
+
+        await self._run("put", run)
+
+    async def get(self, response_id: str) -> StoredResponse | None:
+        async def run(conn: psycopg.AsyncConnection[Any]) -> Any:
+            cur = await conn.execute(
+                f"SELECT {_COLUMNS} FROM responses WHERE id = %s", (response_id,)
+            )
+            return await cur.fetchone()
+
+        row = await self._run("get", run)
+        return None if row is None else _record(row)
+
+    async def load_chain(self, response_id: str, max_depth: int) -> list[StoredResponse]:
+        async def run(conn: psycopg.AsyncConnection[Any]) -> list[Any]:
+            cur = await conn.execute(_CHAIN, (response_id, max_depth))
+            return await cur.fetchall()
+
+        chain: list[StoredResponse] = []
+        seen: set[str] = set()
+        for row in await self._run("load_chain", run):
+            if row[0] in seen:
+                break
+            seen.add(row[0])
+            chain.append(_record(row))
+        return chain
+
+    async def delete(self, response_id: str) -> bool:
+        async def run(conn: psycopg.AsyncConnection[Any]) -> int:
+            cur = await conn.execute("DELETE FROM responses WHERE id = %s", (response_id,))
+            return cur.rowcount
+
+        return await self._run("delete", run) > 0
+
+    async def list_input_items(
+        self, response_id: str, *, after: str | None, limit: int, order: Order
+    ) -> dict[str, Any] | None:
+        async def run(conn: psycopg.AsyncConnection[Any]) -> Any:
+            cur = await conn.execute(
+                "SELECT input_items FROM responses WHERE id = %s", (response_id,)
+            )
+            return await cur.fetchone()
+
+        row = await self._run("list_input_items", run)
+        return None if row is None else page(_dec(row[0]), after, limit, order)
+
+    async def prune(self, before_ts: int) -> int:
+        async def run(conn: psycopg.AsyncConnection[Any]) -> int:
+            cur = await conn.execute("DELETE FROM responses WHERE created_at < %s", (before_ts,))
+            return cur.rowcount
+
+        return int(await self._run("prune", run))
+
+    async def count(self) -> int:
+        async def run(conn: psycopg.AsyncConnection[Any]) -> Any:
+            cur = await conn.execute("SELECT COUNT(*) FROM responses")
+            return await cur.fetchone()
+
+        row = await self._run("count", run)
+        return int(row[0])
+
+    async def lead(self, task: str, ttl_s: float) -> bool:
+        """Hold the lease on ``task`` for ``ttl_s``: only its holder runs it (one pruner)."""
+
+        async def run(conn: psycopg.AsyncConnection[Any]) -> Any:
+            cur = await conn.execute(LEASE_SQL, {"name": task, "holder": self.holder, "ttl": ttl_s})
+            return await cur.fetchone()
+
+        return await self._run("lead", run) is not None
+
+    async def ping(self) -> bool:
+        async def run(conn: psycopg.AsyncConnection[Any]) -> None:
+            await conn.execute("SELECT 1")
+
+        try:
+            await self._run("ping", run)
+        except StoreUnavailable:
+            return False
+        return True
+
+    async def close(self) -> None:
+        if self._opened:
+            await self._pool.close()
+
+
+def _record(row: tuple[Any, ...]) -> StoredResponse:
+    response = _dec(row[8])
+    return StoredResponse(
+        id=row[0],
+        previous_response_id=row[1],
+        created_at=int(row[2]),
+        status=row[3],
+        model=row[4],
+        provider=row[5],
+        upstream_model=row[6],
+        input_items=_dec(row[7]),
+        output_items=response.get("output") or [],
+        response=response,
+        usage=response.get("usage"),
+        reasoning=_dec(row[9]),
+        replay=None if row[10] is None else bytes(row[10]),
+    )
