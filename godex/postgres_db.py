@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from godex.errors import ConfigError, SessionError
 
@@ -63,14 +64,21 @@ def require_dsn(dsn: str | None, key: str) -> str:
     return dsn
 
 
+def connect_kwargs(dsn: str, statement_timeout_s: float) -> dict[str, Any]:
+    """Connection settings GodeX adds to ``dsn``: the statement timeout joins any ``options``
+    the DSN already has (a search_path, say) instead of replacing them."""
+    given = conninfo_to_dict(dsn).get("options") or ""
+    timeout = f"-c statement_timeout={int(statement_timeout_s * 1000)}"
+    return {
+        "autocommit": True,
+        "connect_timeout": max(1, int(statement_timeout_s)),
+        "options": f"{given} {timeout}".strip(),
+    }
+
+
 def connect(dsn: str, timeout_s: float = 10.0) -> psycopg.Connection[Any]:
     try:
-        return psycopg.connect(
-            dsn,
-            autocommit=True,
-            connect_timeout=max(1, int(timeout_s)),
-            options=f"-c statement_timeout={int(timeout_s * 1000)}",
-        )
+        return psycopg.connect(dsn, **connect_kwargs(dsn, timeout_s))
     except psycopg.Error as exc:
         raise unavailable("cannot connect to PostgreSQL", exc) from exc
 

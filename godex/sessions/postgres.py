@@ -99,12 +99,7 @@ class PostgresStore:
             max_size=max(1, cfg.pool_size),
             open=False,
             timeout=self.timeout_s,
-            # A connection attempt that hangs (a blackholed host) must not stall the pool.
-            kwargs={
-                "autocommit": True,
-                "connect_timeout": max(1, int(self.timeout_s)),
-                "options": f"-c statement_timeout={int(cfg.statement_timeout_s * 1000)}",
-            },
+            kwargs=postgres_db.connect_kwargs(self.dsn, cfg.statement_timeout_s),
             name="godex-sessions",
         )
         self._opened = False
