@@ -124,16 +124,16 @@ class PostgresStore:
         return result
 
     async def _attempt(self, fn: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
-        for attempt in (1, 2):
+        try:
             async with self._pool.connection() as conn:
-                try:
-                    return await fn(conn)
-                except psycopg.OperationalError:
-                    # A connection the server dropped (restart, pg_terminate_backend): the
-                    # pool discards it; every call here is idempotent, so try a fresh one once.
-                    if attempt == 2 or not conn.broken:
-                        raise
-        raise AssertionError("unreachable")
+                return await fn(conn)
+        except psycopg.OperationalError:
+            # The server dropped connections (restart, pg_terminate_backend): its siblings in
+            # the pool are likely dead too. Weed them out and, every call being idempotent,
+            # try once more on a fresh connection.
+            await self._pool.check()
+            async with self._pool.connection() as conn:
+                return await fn(conn)
 
     def _down(self, what: str) -> None:
         if self.up:
