@@ -109,7 +109,10 @@ def serve(
     from godex.server.runner import serve as run
 
     config, warnings = _load(config_path)
-    run(apply_overrides(config, host, port, log_level, workers=workers), warnings)
+    try:
+        run(apply_overrides(config, host, port, log_level, workers=workers), warnings)
+    except GodexError as exc:  # e.g. the shared store unreachable or a mismatched secret
+        _fail(f"godex: cannot start: {exc.code}: {exc.message}")
 
 
 def _spec_defaults(name: str) -> tuple[str, str, tuple[str, ...]]:

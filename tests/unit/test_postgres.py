@@ -16,8 +16,14 @@ from click.testing import CliRunner
 
 from godex import postgres_db
 from godex.cli import main
-from godex.config.schema import GodexConfig, PostgresConfig, ServerConfig, SessionConfig
-from godex.config.schema import TraceConfig, TracePostgresConfig
+from godex.config.schema import (
+    GodexConfig,
+    PostgresConfig,
+    ServerConfig,
+    SessionConfig,
+    TraceConfig,
+    TracePostgresConfig,
+)
 from godex.errors import ConfigError, GodexError
 from godex.gateway.wiring import load_secret
 from godex.sessions.postgres import MIGRATIONS, PostgresStore, prepare
