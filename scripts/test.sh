@@ -9,6 +9,14 @@ venv="$("${PYTHON:-python3}" scripts/bootstrap.py --dev)"
 export PATH="$venv/bin:$PATH" VIRTUAL_ENV="$venv"
 PY="$venv/bin/python"
 bash scripts/install_codex.sh >/dev/null
+# The PostgreSQL suites need a server at 127.0.0.1:5432 (trust auth, user postgres); the tests make
+# and drop their own throwaway database. Start the local cluster when it is down.
+if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start
+  for _ in $(seq 50); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done
+fi
+# The multi-instance suite (tests/multi) puts a real HAProxy in front of two GodeX processes.
+command -v haproxy >/dev/null || apt-get install -y -qq haproxy >/dev/null
 echo "== ruff check";  "$PY" -m ruff check .
 echo "== ruff format"; "$PY" -m ruff format --check .
 echo "== mypy";        "$PY" -m mypy
