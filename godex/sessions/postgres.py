@@ -103,13 +103,18 @@ class PostgresStore:
             name="godex-sessions",
         )
         self._opened = False
+        self._open_lock = asyncio.Lock()
+        self._pending: list[tuple[tuple[Any, ...], asyncio.Future[None]]] = []
+        self._flushing = False
 
     async def _run(
         self, what: str, fn: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]
     ) -> T:
         if not self._opened:
-            self._opened = True
-            await self._pool.open(wait=False)
+            async with self._open_lock:  # calls racing in at start open the pool once
+                if not self._opened:
+                    await self._pool.open(wait=False)
+                    self._opened = True
         try:
             result = await asyncio.wait_for(self._attempt(fn), self.timeout_s)
         except StoreUnavailable:
@@ -127,6 +132,8 @@ class PostgresStore:
         try:
             async with self._pool.connection() as conn:
                 return await fn(conn)
+        except psycopg_pool.PoolTimeout:
+            raise  # no connection to be had: nothing to retry on
         except psycopg.OperationalError:
             # The server dropped connections (restart, pg_terminate_backend): its siblings in
             # the pool are likely dead too. Weed them out and, every call being idempotent,
@@ -156,10 +163,37 @@ class PostgresStore:
             rec.replay,
         )
 
-        async def run(conn: psycopg.AsyncConnection[Any]) -> None:
-            await conn.execute(_INSERT, row)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((row, fut))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+        await fut
 
-        await self._run("put", run)
+    async def _flush(self) -> None:
+        """Group commit: puts that arrive while a write is in flight go out together in the
+        next transaction, so under load a commit (and its fsync) is paid per batch."""
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                rows = [row for row, _ in batch]
+
+                async def run(conn: psycopg.AsyncConnection[Any], rows: Any = rows) -> None:
+                    async with conn.transaction(), conn.cursor() as cur:
+                        await cur.executemany(_INSERT, rows)
+
+                try:
+                    await self._run("put", run)
+                except Exception as exc:
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    continue
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_result(None)
+        finally:
+            self._flushing = False
 
     async def get(self, response_id: str) -> StoredResponse | None:
         async def run(conn: psycopg.AsyncConnection[Any]) -> Any:

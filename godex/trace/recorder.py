@@ -26,6 +26,9 @@ log = get_logger("godex.trace")
 _INSERT = f"INSERT OR REPLACE INTO requests ({_COLUMNS}) VALUES ({','.join('?' * 27)})"
 
 
+SINK_RETRY_S = 5.0
+
+
 class NoopRecorder:
     enabled = False
     queue_depth = 0
@@ -98,10 +101,8 @@ class TraceRecorder:
         return SqliteSink(self.cfg.path)
 
     def _run(self) -> None:
-        try:
-            sink = self._open()
-        except Exception:
-            log.exception("trace_db_unavailable", backend=self.cfg.backend)
+        sink = self._open_sink()
+        if sink is None:
             return
         interval = max(0.01, self.cfg.flush_interval_ms / 1000)
         try:
@@ -115,6 +116,21 @@ class TraceRecorder:
                     return
         finally:
             sink.close()
+
+    def _open_sink(self) -> TraceSink | None:
+        while True:
+            try:
+                return self._open()
+            except Exception:
+                log.exception("trace_db_unavailable", backend=self.cfg.backend)
+            # A shared database may come back: keep trying (records queue up, bounded, in the
+            # meantime). A local file that cannot be opened will not fix itself.
+            if self.cfg.backend != "postgres" or self._stopping:
+                return None
+            self._wake.wait(SINK_RETRY_S)
+            self._wake.clear()
+            if self._stopping:
+                return None
 
     def _drain(self, sink: TraceSink) -> None:
         buf = self._buf
