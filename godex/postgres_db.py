@@ -64,21 +64,33 @@ def require_dsn(dsn: str | None, key: str) -> str:
     return dsn
 
 
-def connect_kwargs(dsn: str, statement_timeout_s: float) -> dict[str, Any]:
-    """Connection settings GodeX adds to ``dsn``: the statement timeout joins any ``options``
-    the DSN already has (a search_path, say) instead of replacing them."""
+def connect_kwargs(
+    dsn: str, statement_timeout_s: float, *, lazy_commit: bool = False
+) -> dict[str, Any]:
+    """Connection settings GodeX adds to ``dsn``: they join any ``options`` the DSN already
+    has (a search_path, say) instead of replacing them.
+
+    ``lazy_commit``: no wait for the WAL flush at each commit (``synchronous_commit=off``), the
+    guarantee the SQLite backend gives (WAL, ``synchronous=NORMAL``): a server crash may lose
+    the last fraction of a second of writes, never consistency. Stored responses and traces
+    take it; the schema and the secret do not.
+    """
     given = conninfo_to_dict(dsn).get("options") or ""
-    timeout = f"-c statement_timeout={int(statement_timeout_s * 1000)}"
+    extra = f"-c statement_timeout={int(statement_timeout_s * 1000)}"
+    if lazy_commit:
+        extra += " -c synchronous_commit=off"
     return {
         "autocommit": True,
         "connect_timeout": max(1, int(statement_timeout_s)),
-        "options": f"{given} {timeout}".strip(),
+        "options": f"{given} {extra}".strip(),
     }
 
 
-def connect(dsn: str, timeout_s: float = 10.0) -> psycopg.Connection[Any]:
+def connect(
+    dsn: str, timeout_s: float = 10.0, *, lazy_commit: bool = False
+) -> psycopg.Connection[Any]:
     try:
-        return psycopg.connect(dsn, **connect_kwargs(dsn, timeout_s))
+        return psycopg.connect(dsn, **connect_kwargs(dsn, timeout_s, lazy_commit=lazy_commit))
     except psycopg.Error as exc:
         raise unavailable("cannot connect to PostgreSQL", exc) from exc
 

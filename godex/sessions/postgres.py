@@ -99,7 +99,7 @@ class PostgresStore:
             max_size=max(1, cfg.pool_size),
             open=False,
             timeout=self.timeout_s,
-            kwargs=postgres_db.connect_kwargs(self.dsn, cfg.statement_timeout_s),
+            kwargs=postgres_db.connect_kwargs(self.dsn, cfg.statement_timeout_s, lazy_commit=True),
             name="godex-sessions",
         )
         self._opened = False

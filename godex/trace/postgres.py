@@ -92,7 +92,7 @@ class PostgresSink:
         if self._conn is None or self._conn.closed or self._conn.broken:
             if self._conn is not None:
                 self._conn.close()
-            self._conn = postgres_db.connect(self.dsn)
+            self._conn = postgres_db.connect(self.dsn, lazy_commit=True)
         return self._conn
 
     def write(self, rows: list[tuple[Any, ...]], payloads: list[tuple[Any, ...]]) -> None:

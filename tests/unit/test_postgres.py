@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -245,3 +246,18 @@ def test_traces_command_reads_postgres(pg_dsn: str, tmp_path: Path) -> None:
     assert listed.exit_code == 0 and "req_cli" in listed.output
     usage = CliRunner().invoke(main, ["traces", "usage", "--config", str(yaml_cfg)])
     assert usage.exit_code == 0 and "p" in usage.output
+
+
+async def test_session_writes_take_the_sqlite_durability_not_an_fsync_each(pg_dsn: str) -> None:
+    store = PostgresStore(PostgresConfig(dsn=pg_dsn, statement_timeout_s=2))
+
+    async def settings(conn: psycopg.AsyncConnection[Any]) -> list[Any]:
+        cur = await conn.execute(
+            "SELECT current_setting('synchronous_commit'), current_setting('statement_timeout')"
+        )
+        return list(await cur.fetchone() or [])
+
+    try:
+        assert await store._run("settings", settings) == ["off", "2s"]
+    finally:
+        await store.close()
