@@ -11,12 +11,15 @@ PY="$venv/bin/python"
 bash scripts/install_codex.sh >/dev/null
 # The PostgreSQL suites need a server at 127.0.0.1:5432 (trust auth, user postgres); the tests make
 # and drop their own throwaway database. Start the local cluster when it is down.
+# A machine without them still runs the gates (the PostgreSQL tests then fail, saying why).
 if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then
-  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start \
+    || echo "warning: could not start PostgreSQL" >&2
   for _ in $(seq 50); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done
 fi
 # The multi-instance suite (tests/multi) puts a real HAProxy in front of two GodeX processes.
-command -v haproxy >/dev/null || apt-get install -y -qq haproxy >/dev/null
+command -v haproxy >/dev/null || apt-get install -y -qq haproxy >/dev/null 2>&1 \
+  || echo "warning: haproxy is missing (apt-get install -y haproxy); tests/multi needs it" >&2
 echo "== ruff check";  "$PY" -m ruff check .
 echo "== ruff format"; "$PY" -m ruff format --check .
 echo "== mypy";        "$PY" -m mypy
