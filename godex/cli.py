@@ -26,6 +26,7 @@ INIT_PROVIDERS = ("deepseek", "xiaomi", "zhipu", "minimax")
 # whole CLI down: name -> (module, attribute, one-line help).
 LAZY_COMMANDS = {
     "traces": ("godex.trace.cli", "traces", "Inspect recorded requests and token usage."),
+    "keys": ("godex.server.keys_cli", "keys", "Create, list and revoke runtime client keys."),
 }
 
 
@@ -205,7 +206,8 @@ def config_check(config_path: str | None) -> None:
     s = cfg.server
     echo = click.echo
     echo(f"OK: {cfg.source or 'built-in default (no config file found)'}")
-    auth = f"on ({len(s.api_keys)} key(s))" if s.api_keys else "off"
+    count = len(s.api_keys) + len(cfg.auth.keys) + len(cfg.auth.admin_keys)
+    auth = f"on ({count} key(s))" if count else "off"
     echo(f"server: {s.host}:{s.port}, {s.workers} worker(s), client auth {auth}")
     echo(f"default provider: {cfg.default_provider or '(none)'}")
     echo("providers:")

@@ -20,6 +20,13 @@ fi
 # The multi-instance suite (tests/multi) puts a real HAProxy in front of two GodeX processes.
 command -v haproxy >/dev/null || apt-get install -y -qq haproxy >/dev/null 2>&1 \
   || echo "warning: haproxy is missing (apt-get install -y haproxy); tests/multi needs it" >&2
+# The limits tests use a real Redis at 127.0.0.1:6379 (each test under its own key prefix).
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  for _ in $(seq 50); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.1; done
+fi
 echo "== ruff check";  "$PY" -m ruff check .
 echo "== ruff format"; "$PY" -m ruff format --check .
 echo "== mypy";        "$PY" -m mypy

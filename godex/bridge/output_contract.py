@@ -12,9 +12,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from referencing.exceptions import Unresolvable
-
-from godex.bridge.schema_guard import compile_schema
 from godex.errors import GodexError, OutputContractViolation
 
 
@@ -34,6 +31,9 @@ class OutputContract:
 @functools.lru_cache(maxsize=256)
 def _compile(schema_json: str) -> Any:
     # Auditing and building the validator walks the whole schema: once per distinct schema.
+    # Imported here: the validator stack costs ~90 ms at start-up, and most turns never need it.
+    from godex.bridge.schema_guard import compile_schema
+
     return compile_schema(json.loads(schema_json))
 
 
@@ -92,6 +92,8 @@ def check_output(contract: OutputContract, response: dict[str, Any]) -> GodexErr
         )
     validate = contract.validator()
     if validate is not None:
+        from referencing.exceptions import Unresolvable
+
         try:
             error = next(iter(validate.iter_errors(value)), None)
         except Unresolvable as exc:

@@ -8,16 +8,20 @@ check and ``godex config print`` all follow these declarations.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from godex.config.keys import (
+    MASK,
     Bool,
     Choice,
     Duration,
     Int,
+    Invalid,
     Keys,
+    Kind,
     Level,
     Mapping_,
     Seconds,
@@ -26,6 +30,8 @@ from godex.config.keys import (
     StrList,
     StrMap,
     Url,
+    coerce,
+    hint,
     key,
     meta,
     sub,
@@ -267,6 +273,219 @@ class WebSearchConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyLimits:
+    """Per key (or model, or gateway-wide) caps; None: no cap."""
+
+    rpm: int | None = None  # requests per minute
+    tpm: int | None = None  # tokens per minute, charged with the real usage when a turn ends
+    concurrent: int | None = None  # requests in flight
+
+    @property
+    def any(self) -> bool:
+        return bool(self.rpm or self.tpm or self.concurrent)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyBudget:
+    usd_per_day: float | None = None  # UTC days
+    tokens_per_month: int | None = None  # UTC calendar months
+
+    @property
+    def any(self) -> bool:
+        return self.usd_per_day is not None or self.tokens_per_month is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientKeyConfig:
+    """One named client key of ``auth.keys`` and its policy."""
+
+    name: str
+    key_sha256: str  # hex digest; a plain ``key`` is hashed when read, so only this is kept
+    team: str | None = None
+    models: tuple[str, ...] = ()  # globs over requested model names; empty: any model
+    limits: KeyLimits = field(default_factory=KeyLimits)
+    budget: KeyBudget = field(default_factory=KeyBudget)
+
+
+_KEY_FIELDS = ("name", "key", "key_sha256", "team", "models", "limits", "budget")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _limits(value: Any, where: str, problems: list[str]) -> KeyLimits:
+    data = coerce(value, (dict,))
+    out: dict[str, int | None] = {}
+    for name in ("rpm", "tpm", "concurrent"):
+        raw = data.get(name)
+        if raw is None:
+            continue
+        try:
+            out[name] = Int(low=1).parse(raw, f"{where}.{name}", problems, False)
+        except Invalid as exc:
+            problems.append(f"{where}.{name}: {exc.message}")
+    for extra in set(data) - {"rpm", "tpm", "concurrent"}:
+        problems.append(f"{where}.{extra}: unknown key (rpm, tpm, concurrent)")
+    return KeyLimits(**out)
+
+
+def _budget(value: Any, where: str, problems: list[str]) -> KeyBudget:
+    data = coerce(value, (dict,))
+    usd = data.get("usd_per_day")
+    tokens = data.get("tokens_per_month")
+    for extra in set(data) - {"usd_per_day", "tokens_per_month"}:
+        problems.append(f"{where}.{extra}: unknown key (usd_per_day, tokens_per_month)")
+    return KeyBudget(
+        usd_per_day=None if usd is None else float(coerce(usd, (float,))),
+        tokens_per_month=None
+        if tokens is None
+        else Int(low=0).parse(tokens, where, problems, False),
+    )
+
+
+class ClientKeys(Kind):
+    """``auth.keys``: a list of named keys with their policies (see ``ClientKeyConfig``)."""
+
+    def parse(self, value: Any, where: str, problems: list[str], secret: bool) -> Any:
+        out: list[ClientKeyConfig] = []
+        names: set[str] = set()
+        for i, entry in enumerate(coerce(value, (list,), True)):
+            at = f"{where}[{i}]"
+            try:
+                out.append(_client_key(entry, at, problems))
+            except Invalid as exc:
+                problems.append(f"{at}: {exc.message}")
+                continue
+            if out[-1].name in names:
+                problems.append(f"{at}.name: duplicate key name {out[-1].name!r}")
+            names.add(out[-1].name)
+        return tuple(out)
+
+    def dump(self, value: Any, secret: bool) -> Any:
+        return [
+            {
+                "name": k.name,
+                "key_sha256": MASK,
+                "team": k.team,
+                "models": list(k.models),
+                "limits": {"rpm": k.limits.rpm, "tpm": k.limits.tpm,
+                           "concurrent": k.limits.concurrent},
+                "budget": {"usd_per_day": k.budget.usd_per_day,
+                           "tokens_per_month": k.budget.tokens_per_month},
+            }
+            for k in value
+        ]  # fmt: skip
+
+
+def _client_key(entry: Any, at: str, problems: list[str]) -> ClientKeyConfig:
+    data = coerce(entry, (dict,), True)
+    for extra in set(data) - set(_KEY_FIELDS):
+        problems.append(f"{at}.{extra}: unknown key{hint(str(extra), list(_KEY_FIELDS))}")
+    name = data.get("name")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", name):
+        raise Invalid("name: expected 1-64 letters, digits or _.@-")
+    plain, digest = data.get("key"), data.get("key_sha256")
+    if (plain is None) == (digest is None):
+        raise Invalid(f"key {name!r}: give exactly one of 'key' or 'key_sha256'")
+    if plain is not None:
+        if not isinstance(plain, str) or not plain:
+            raise Invalid(f"key {name!r}: 'key' is empty (is its variable set?)")
+        digest = hashlib.sha256(plain.encode()).hexdigest()
+    elif not isinstance(digest, str) or not _HEX64.fullmatch(digest.lower()):
+        raise Invalid(f"key {name!r}: key_sha256 must be 64 hex digits")
+    team = data.get("team")
+    models = StrList().parse(data.get("models") or [], f"{at}.models", problems, False)
+    return ClientKeyConfig(
+        name=name,
+        key_sha256=str(digest).lower(),
+        team=None if team is None else str(team),
+        models=models,
+        limits=_limits(data.get("limits") or {}, f"{at}.limits", problems),
+        budget=_budget(data.get("budget") or {}, f"{at}.budget", problems),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    admin_keys: tuple[str, ...] = key((), Keys(), secret=True)
+    keys: tuple[ClientKeyConfig, ...] = key((), ClientKeys(), secret=True)
+
+
+class LimitsMap(Kind):
+    """Names (model globs) to ``{rpm, tpm, concurrent}``."""
+
+    free_keys = True
+
+    def parse(self, value: Any, where: str, problems: list[str], secret: bool) -> Any:
+        return {
+            str(k): _limits(v, f"{where}.{k}", problems) for k, v in coerce(value, (dict,)).items()
+        }
+
+    def dump(self, value: Any, secret: bool) -> Any:
+        return {
+            k: {"rpm": v.rpm, "tpm": v.tpm, "concurrent": v.concurrent} for k, v in value.items()
+        }
+
+
+class LimitsOne(Kind):
+    def parse(self, value: Any, where: str, problems: list[str], secret: bool) -> Any:
+        return _limits(value, where, problems)
+
+    def dump(self, value: Any, secret: bool) -> Any:
+        return {"rpm": value.rpm, "tpm": value.tpm, "concurrent": value.concurrent}
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    # Where counters live: this process (memory) or Redis, shared by every instance.
+    backend: str = key("memory", Choice("backend", "memory", "redis"))
+    # Secret: a Redis URL may carry its password (redis://:pw@host).
+    redis_url: str = key("redis://127.0.0.1:6379/0", _STR, yaml="redis.url", secret=True)
+    redis_prefix: str = key("godex:limits:", _STR, yaml="redis.prefix")
+    # Redis unreachable: admit requests (open) or refuse them with a 503 (closed).
+    on_redis_down: str = key("open", Choice("value", "open", "closed"))
+    global_: KeyLimits = field(default=KeyLimits(), metadata=meta(LimitsOne(), yaml="global"))
+    models: dict[str, KeyLimits] = field(default_factory=dict, metadata=meta(LimitsMap()))
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """USD per million tokens."""
+
+    input: float
+    cached_input: float
+    output: float
+
+
+class Prices(Kind):
+    """``prices``: "provider/model" (globs allowed) -> {input, cached_input, output} per 1M."""
+
+    free_keys = True
+
+    def parse(self, value: Any, where: str, problems: list[str], secret: bool) -> Any:
+        out: dict[str, Price] = {}
+        for name, entry in coerce(value, (dict,)).items():
+            at = f"{where}.{name}"
+            try:
+                data = coerce(entry, (dict,))
+                inp = float(coerce(data.get("input", 0), (float,)))
+                cached = float(coerce(data.get("cached_input", inp), (float,)))
+                outp = float(coerce(data.get("output", 0), (float,)))
+            except Invalid as exc:
+                problems.append(f"{at}: {exc.message}")
+                continue
+            if min(inp, cached, outp) < 0:
+                problems.append(f"{at}: prices cannot be negative")
+                continue
+            out[str(name)] = Price(inp, cached, outp)
+        return out
+
+    def dump(self, value: Any, secret: bool) -> Any:
+        return {
+            k: {"input": p.input, "cached_input": p.cached_input, "output": p.output}
+            for k, p in value.items()
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class GodexConfig:
     server: ServerConfig = field(
         default_factory=ServerConfig, metadata=sub(ServerConfig, custom=True)
@@ -288,4 +507,8 @@ class GodexConfig:
     resilience: ResilienceConfig = field(
         default_factory=ResilienceConfig, metadata=sub(ResilienceConfig)
     )
+    auth: AuthConfig = field(default_factory=AuthConfig, metadata=sub(AuthConfig))
+    limits: LimitsConfig = field(default_factory=LimitsConfig, metadata=sub(LimitsConfig))
+    # Overrides and additions to the built-in prices (godex/limits/prices.py).
+    prices: dict[str, Price] = field(default_factory=dict, metadata=meta(Prices()))
     source: str | None = None  # the file it came from; None for the built-in default

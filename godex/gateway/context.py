@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
+
+# The owner scope of the request being served ("team:<t>" / "key:<name>"; None: all records, for
+# admin keys or with client keys off). Set once by the server's auth step (and per WebSocket
+# turn); the store reads and writes of the turn take it from here, so no step can forget it.
+OWNER: ContextVar[str | None] = ContextVar("godex_owner", default=None)
 
 
 @dataclass(slots=True)
@@ -15,7 +21,10 @@ class RequestContext:
     route: str
     t0: float = field(default_factory=time.perf_counter)
     ts: float = field(default_factory=time.time)
-    client_key_id: str | None = None
+    client_key_id: str | None = None  # the key's NAME (never the key): traces record it
+    key_name: str | None = None
+    team: str | None = None
+    owner: str | None = None  # the scope stored records get (see OWNER)
     requested_model: str | None = None
     provider: str | None = None
     upstream_model: str | None = None
@@ -30,6 +39,7 @@ class RequestContext:
     t_upstream_first_byte: float | None = None
     t_first_client_byte: float | None = None
     usage: dict[str, Any] | None = None
+    cost_usd: float | None = None  # from the price book, when the turn ends
     event_count: int = 0
     terminal_event: str | None = None
     diagnostics: list[dict[str, Any]] = field(default_factory=list)

@@ -18,7 +18,7 @@ from typing import Any
 
 from godex.bridge.plan import BridgePlan
 from godex.bridge.request import ResponsesRequest
-from godex.errors import GodexError, ProviderError, ProviderUnavailable
+from godex.errors import GodexError, ProviderError
 from godex.gateway.context import RequestContext
 from godex.gateway.history import History
 from godex.gateway.pipeline import (
@@ -32,6 +32,7 @@ from godex.gateway.routing import Route
 from godex.gateway.upstream_stream import UpstreamStream
 from godex.logging import get_logger
 from godex.protocol.deltas import Delta, UpstreamError, Usage
+from godex.providers.runtime import unavailable
 from godex.upstream.decode import decode_body
 from godex.upstream.retry import backoff_s, retry_after_s, retryable, transient
 
@@ -87,10 +88,7 @@ async def open_upstream(
         rt = route.provider
         started = time.perf_counter()
         if rt.unavailable_reason is not None:
-            last = ProviderUnavailable(
-                f"provider '{rt.name}' is unavailable: {rt.unavailable_reason}",
-                code="provider.unavailable",
-            )
+            last = unavailable(rt.name, rt.unavailable_reason)
             _attempt(ctx, route, "skipped", started, reason=rt.unavailable_reason)
             continue
         breaker = rt.breaker(route.upstream_model)

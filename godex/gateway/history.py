@@ -10,6 +10,7 @@ from godex.bridge.messages import Resolver
 from godex.bridge.request import ResponsesRequest
 from godex.bridge.sealing import Sealer
 from godex.errors import InvalidRequestError
+from godex.gateway.context import OWNER
 from godex.sessions.chain import chain_history, load_chain, resolve_item
 from godex.sessions.store import SessionStore
 
@@ -36,7 +37,7 @@ async def load_history(
             wire_code="previous_response_not_found",
             param="previous_response_id",
         )
-    chain = await load_chain(store, req.previous_response_id, max_depth)
+    chain = await load_chain(store, req.previous_response_id, max_depth, OWNER.get())
 
     def resolve(item_id: str) -> dict[str, Any] | None:
         return resolve_item(chain, item_id)

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from godex.bridge.request import ResponsesRequest
+from godex.gateway.context import OWNER
 from godex.gateway.routing import Route
 from godex.logging import get_logger
 from godex.sessions.store import SessionStore, StoredResponse
@@ -50,6 +51,7 @@ async def persist(
         reasoning=reasoning_texts(output),
         response_json=encoded,
         replay=replay,
+        owner=OWNER.get(),
     )
     try:
         await store.put(rec)

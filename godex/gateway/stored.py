@@ -7,6 +7,7 @@ from typing import Any
 from godex.bridge.builder import Event
 from godex.bridge.replay import replay_events
 from godex.errors import NotFoundError
+from godex.gateway.context import OWNER
 from godex.gateway.wiring import Services
 from godex.sessions.store import Order, StoredResponse
 
@@ -23,7 +24,7 @@ class StoredResponses:
 
     async def get(self, response_id: str) -> StoredResponse:
         store = self.services.sessions
-        rec = await store.get(response_id) if store is not None else None
+        rec = await store.get(response_id, owner=OWNER.get()) if store is not None else None
         if rec is None:
             raise not_found(response_id)
         return rec
@@ -34,7 +35,7 @@ class StoredResponses:
 
     async def delete(self, response_id: str) -> None:
         store = self.services.sessions
-        if store is None or not await store.delete(response_id):
+        if store is None or not await store.delete(response_id, owner=OWNER.get()):
             raise not_found(response_id)
 
     async def input_items(
@@ -42,7 +43,9 @@ class StoredResponses:
     ) -> dict[str, Any]:
         store = self.services.sessions
         page = (
-            await store.list_input_items(response_id, after=after, limit=limit, order=order)
+            await store.list_input_items(
+                response_id, after=after, limit=limit, order=order, owner=OWNER.get()
+            )
             if store is not None
             else None
         )

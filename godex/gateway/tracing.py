@@ -46,4 +46,6 @@ def trace_record(ctx: RequestContext, duration_s: float) -> TraceRecord:
         response_payload=ctx.response_payload,
         response_id=ctx.response_id,
         attempts=ctx.attempts,
+        team=ctx.team,
+        cost_usd=ctx.cost_usd or 0.0,
     )

@@ -356,6 +356,16 @@ TOGGLE_EFFORT_MAP: dict[str, str | None] = {
 }
 
 
+# For providers with three effort levels: off for none/minimal, the top ones capped at "high".
+THREE_LEVEL_EFFORT_MAP: dict[str, str | None] = {
+    "none": None,
+    "minimal": None,
+    "low": "low",
+    "medium": "medium",
+    **{effort: "high" for effort in ("high", "xhigh", "max", "ultra")},
+}
+
+
 def set_thinking(req: ChatRequest, on: str = "enabled", off: str = "disabled") -> None:
     if req.thinking is not None:
         req.body["thinking"] = {"type": on if req.thinking else off}

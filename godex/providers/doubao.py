@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from godex.providers.base import ChatHooks, set_thinking
+from godex.providers.base import THREE_LEVEL_EFFORT_MAP, ChatHooks, set_thinking
 from godex.providers.errors import Classified
 from godex.providers.spec import ChatRequest, ProviderSpec
 
@@ -52,16 +52,7 @@ SPEC = ProviderSpec(
     # max_completion_tokens counts reasoning too (max_tokens does not): the Responses meaning.
     token_limit_field="max_completion_tokens",
     reasoning_control="effort",
-    effort_map={
-        "none": None,
-        "minimal": None,
-        "low": "low",
-        "medium": "medium",
-        "high": "high",
-        "xhigh": "high",
-        "max": "high",
-        "ultra": "high",
-    },
+    effort_map=THREE_LEVEL_EFFORT_MAP,
     replay_reasoning=False,
     tool_choices=frozenset({"auto", "none", "required"}),
     response_formats=frozenset({"text", "json_object"}),

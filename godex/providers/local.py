@@ -10,7 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from godex.protocol.deltas import Delta
-from godex.providers.base import TOGGLE_EFFORT_MAP, ChatHooks, StreamNormalizer
+from godex.providers.base import (
+    THREE_LEVEL_EFFORT_MAP,
+    TOGGLE_EFFORT_MAP,
+    ChatHooks,
+    StreamNormalizer,
+)
 from godex.providers.errors import Classified
 from godex.providers.spec import ChatRequest, ProviderSpec
 
@@ -103,37 +108,29 @@ _LOCAL: dict[str, Any] = {
     "temperature_range": (0.0, 2.0),
 }
 
-VLLM = ProviderSpec(
-    name="vllm",
-    display_name="vLLM",
-    default_base_url="http://127.0.0.1:8000/v1",
-    default_model="default",
-    api_key_env="VLLM_API_KEY",  # what `vllm serve --api-key` also reads
-    hooks=LocalHooks(),
-    reasoning_control="toggle",
-    effort_map=TOGGLE_EFFORT_MAP,
-    tool_choices=frozenset({"auto", "none", "required", "function"}),
-    response_formats=frozenset({"text", "json_object", "json_schema"}),
-    parallel_tool_calls=True,
-    finish_reasons={"abort": "error"},
-    **_LOCAL,
-)
 
-SGLANG = ProviderSpec(
-    name="sglang",
-    display_name="SGLang",
-    default_base_url="http://127.0.0.1:30000/v1",
-    default_model="default",
-    api_key_env="SGLANG_API_KEY",
-    hooks=LocalHooks(),
-    reasoning_control="toggle",
-    effort_map=TOGGLE_EFFORT_MAP,
-    tool_choices=frozenset({"auto", "none", "required", "function"}),
-    response_formats=frozenset({"text", "json_object", "json_schema"}),
-    parallel_tool_calls=True,
-    finish_reasons={"abort": "error"},
-    **_LOCAL,
-)
+def _serving_engine(name: str, display: str, base_url: str, key_env: str) -> ProviderSpec:
+    """vLLM and SGLang: the same OpenAI-compatible server surface, on their own ports."""
+    return ProviderSpec(
+        name=name,
+        display_name=display,
+        default_base_url=base_url,
+        default_model="default",
+        api_key_env=key_env,
+        hooks=LocalHooks(),
+        reasoning_control="toggle",
+        effort_map=TOGGLE_EFFORT_MAP,
+        tool_choices=frozenset({"auto", "none", "required", "function"}),
+        response_formats=frozenset({"text", "json_object", "json_schema"}),
+        parallel_tool_calls=True,
+        finish_reasons={"abort": "error"},
+        **_LOCAL,
+    )
+
+
+# VLLM_API_KEY is also what `vllm serve --api-key` reads.
+VLLM = _serving_engine("vllm", "vLLM", "http://127.0.0.1:8000/v1", "VLLM_API_KEY")
+SGLANG = _serving_engine("sglang", "SGLang", "http://127.0.0.1:30000/v1", "SGLANG_API_KEY")
 
 OLLAMA = ProviderSpec(
     name="ollama",
@@ -144,16 +141,7 @@ OLLAMA = ProviderSpec(
     api_key_env="OLLAMA_API_KEY",
     hooks=OllamaHooks(),
     reasoning_control="effort",
-    effort_map={
-        "none": None,
-        "minimal": None,
-        "low": "low",
-        "medium": "medium",
-        "high": "high",
-        "xhigh": "high",
-        "max": "high",
-        "ultra": "high",
-    },
+    effort_map=THREE_LEVEL_EFFORT_MAP,
     tool_choices=frozenset({"auto", "none", "required", "function"}),
     response_formats=frozenset({"text", "json_object", "json_schema"}),
     accepts_images=True,

@@ -6,7 +6,7 @@ errors carry a string ``error.code`` naming the failure.
 
 from __future__ import annotations
 
-from godex.providers.base import ChatHooks
+from godex.providers.base import THREE_LEVEL_EFFORT_MAP, ChatHooks
 from godex.providers.errors import Classified
 from godex.providers.spec import ChatRequest, ProviderSpec
 
@@ -53,16 +53,7 @@ SPEC = ProviderSpec(
     token_limit_field="max_tokens",
     # The effort value only picks a thinking_budget; None turns thinking off.
     reasoning_control="effort",
-    effort_map={
-        "none": None,
-        "minimal": None,
-        "low": "low",
-        "medium": "medium",
-        "high": "high",
-        "xhigh": "high",
-        "max": "high",
-        "ultra": "high",
-    },
+    effort_map=THREE_LEVEL_EFFORT_MAP,
     # Budgets stay well under every hybrid model's limit; "high" leaves the model's default.
     extra={"thinking_budgets": {"low": 2048, "medium": 8192}},
     replay_reasoning=False,  # history reasoning is not read back by Qwen's templates

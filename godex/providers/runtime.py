@@ -46,13 +46,22 @@ class ProviderRuntime:
 
     def ensure_available(self) -> None:
         if self.unavailable_reason is not None:
-            raise ProviderUnavailable(
-                f"provider '{self.name}' is unavailable: {self.unavailable_reason}",
-                code="provider.unavailable",
-            )
+            raise unavailable(self.name, self.unavailable_reason)
 
     def request(self, body: bytes) -> UpstreamRequest:
         return UpstreamRequest(self.url, self.headers, body, self.timeouts, self.name)
+
+
+def unavailable(name: str, reason: str) -> ProviderUnavailable:
+    """The gateway is misconfigured (e.g. the provider's key variable is unset): a 400, so
+    Codex shows it on its first attempt instead of retrying a 503 for 25 s."""
+    return ProviderUnavailable(
+        f"provider '{name}' is unavailable: {reason}. This is the gateway's configuration; "
+        "fix it and restart GodeX.",
+        code="provider.unavailable",
+        status=400,
+        type="invalid_request_error",
+    )
 
 
 def build_runtime(

@@ -11,6 +11,8 @@ import time
 from collections.abc import MutableMapping
 from typing import Any
 
+import msgspec
+
 from godex import __version__
 from godex.errors import AuthError, GodexError, NotFoundError
 from godex.frontdoors.anthropic.errors import error_status_and_body
@@ -18,6 +20,9 @@ from godex.gateway.context import RequestContext
 from godex.gateway.tracing import TRACED_ROUTES, trace_record
 from godex.ids import new_id
 from godex.logging import access_log, get_logger
+from godex.server.admin import AdminHandler
+from godex.server.admission import Ticket
+from godex.server.auth import Principal, bind
 from godex.server.doors import DoorsHandler
 from godex.server.drain import Drain
 from godex.server.http import Receive, Scope, Send, header, read_body, send_error, send_json
@@ -45,8 +50,10 @@ class GodexApp:
         self.responses = ResponsesHandler(state.gateway, state.metrics, self.drain)
         self.stored = StoredResponsesHandler(state.stored)
         self.websocket = WebSocketDoor(
-            state.gateway, self.drain, state.metrics, self._client_key, self._finish
-        )
+            state.gateway, self.drain, state.metrics, self._principal, self._finish,
+            state.admission,
+        )  # fmt: skip
+        self.admin = AdminHandler(state.auth, state.services.sessions)
         self.doors = DoorsHandler(state.gateway, state.metrics, self.drain)
         self._started = False
 
@@ -147,16 +154,22 @@ class GodexApp:
         state = self.state
         state.in_flight += 1
         started = False
+        ticket = Ticket()
 
         async def tracked_send(message: MutableMapping[str, Any]) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
                 ctx.http_status = message["status"]
+                if ticket.headers:  # every admitted response carries the x-ratelimit-* headers
+                    message["headers"] = [
+                        *message.get("headers", ()),
+                        *((k.encode(), v.encode()) for k, v in ticket.headers.items()),
+                    ]
             await send(message)
 
         try:
-            await self._dispatch(scope, receive, tracked_send, ctx)
+            await self._dispatch(scope, receive, tracked_send, ctx, ticket)
         except GodexError as err:
             note_error(ctx, err)
             if not started:
@@ -169,7 +182,10 @@ class GodexApp:
                 await self._send_error(scope, tracked_send, failure, ctx)
         finally:
             state.in_flight -= 1
-            self._finish(ctx)
+            try:
+                await state.admission.leave(ticket, ctx)
+            finally:
+                self._finish(ctx)
 
     @staticmethod
     async def _send_error(scope: Scope, send: Send, err: GodexError, ctx: RequestContext) -> None:
@@ -185,12 +201,12 @@ class GodexApp:
         await send_error(send, err, ctx.request_id)
 
     async def _dispatch(
-        self, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
+        self, scope: Scope, receive: Receive, send: Send, ctx: RequestContext, ticket: Ticket
     ) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
         if path == "/health":
-            await send_json(send, 200, self.health(detailed=self._has_key(scope)))
+            await send_json(send, 200, self.health(detailed=await self._has_key(scope)))
             return
         if path == "/health/live":
             await send_json(send, 200, {"status": "ok"})
@@ -201,7 +217,7 @@ class GodexApp:
             return
         if path == "/metrics":
             if not self.state.config.server.metrics_public:
-                self._authenticate(scope, ctx)
+                await self._authenticate(scope, ctx)
             body, ctype = self.state.metrics.render()
             await send(
                 {
@@ -212,27 +228,31 @@ class GodexApp:
             )
             await send({"type": "http.response.body", "body": body})
             return
+        if path.startswith("/admin/"):
+            who = await self._authenticate(scope, ctx)
+            await self.admin.dispatch(method, path, who, receive, send)
+            return
         if not path.startswith("/v1/"):
             raise NotFoundError(f"Unknown route: {method} {path}", code="server.not_found")
-        self._authenticate(scope, ctx)
+        who = await self._authenticate(scope, ctx)
         if path == _RESPONSES:
             if method == "POST":
-                body = await read_body(
-                    receive, self.state.max_body_bytes, self.state.body_timeout_s
-                )
+                body = await self._admitted_body(receive, who, ctx, ticket)
                 await self.responses.handle(body, ctx, receive, send)
                 return
             if method == "GET" and header(scope, b"upgrade") is not None:
                 await self._websocket_probe(send, ctx)
                 return
         elif path == _MESSAGES and method == "POST":
-            await self.doors.messages(await self._body(receive), ctx, receive, send)
+            body = await self._admitted_body(receive, who, ctx, ticket)
+            await self.doors.messages(body, ctx, receive, send)
             return
         elif path == _COUNT_TOKENS and method == "POST":
             await self.doors.count_tokens(await self._body(receive), ctx, send)
             return
         elif path == _CHAT and method == "POST":
-            await self.doors.chat(await self._body(receive), ctx, receive, send)
+            body = await self._admitted_body(receive, who, ctx, ticket)
+            await self.doors.chat(body, ctx, receive, send)
             return
         elif path == "/v1/models" and method == "GET":
             if header(scope, b"anthropic-version") is not None:
@@ -241,7 +261,7 @@ class GodexApp:
             await send_json(send, 200, self.models())
             return
         elif path == _COMPACT and method == "POST":
-            body = await self._body(receive)
+            body = await self._admitted_body(receive, who, ctx, ticket)
             await self.responses.compact(body, ctx, receive, send)
             return
         elif path.startswith(_RESPONSES + "/"):
@@ -252,38 +272,35 @@ class GodexApp:
     async def _body(self, receive: Receive) -> bytes:
         return await read_body(receive, self.state.max_body_bytes, self.state.body_timeout_s)
 
-    def _has_key(self, scope: Scope) -> bool:
+    async def _admitted_body(
+        self, receive: Receive, who: Principal, ctx: RequestContext, ticket: Ticket
+    ) -> bytes:
+        """The body of a turn the admission step let through (model, budget, rate limits)."""
+        body = await self._body(receive)
+        admission = self.state.admission
+        if not admission.applies(who):
+            return body
+        admitted = await admission.enter(who, requested_model(body), ctx)
+        ticket.buckets, ticket.principal = admitted.buckets, admitted.principal
+        ticket.headers = admitted.headers
+        return body
+
+    async def _has_key(self, scope: Scope) -> bool:
         """A valid client key came with the request (always true when keys are off)."""
-        if not self.state.api_keys:
-            return True
         try:
-            self._authenticate(scope, RequestContext("", "", "", ""))
+            await self.state.auth.resolve_scope(scope)
         except AuthError:
             return False
         return True
 
-    def _authenticate(self, scope: Scope, ctx: RequestContext) -> None:
-        ctx.client_key_id = self._client_key(scope)
+    async def _authenticate(self, scope: Scope, ctx: RequestContext) -> Principal:
+        who = await self._principal(scope)
+        bind(who, ctx)
+        return who
 
-    def _client_key(self, scope: Scope) -> str | None:
-        """The client key id of a request (None with no keys configured); AuthError if bad."""
-        state = self.state
-        if not state.api_keys:
-            return None
-        token: bytes | None = None
-        auth = header(scope, b"authorization")
-        if auth is not None and auth[:7].lower() == b"bearer ":
-            token = auth[7:].strip()
-        if token is None:
-            token = header(scope, b"x-api-key")
-        key_id = state.authenticate(token)
-        if key_id is None:
-            raise AuthError(
-                "Invalid or missing API key: send 'Authorization: Bearer <key>' or 'x-api-key'",
-                code="auth.invalid_key",
-                wire_code="invalid_api_key",
-            )
-        return key_id
+    async def _principal(self, scope: Scope) -> Principal:
+        """The caller (anonymous with no keys configured); AuthError for a bad key."""
+        return await self.state.auth.resolve_scope(scope)
 
     async def _websocket_probe(self, send: Send, ctx: RequestContext) -> None:
         # With server.websocket off, Codex's built-in provider gets this for its WebSocket
@@ -408,9 +425,27 @@ class GodexApp:
             metrics.observe_attempts(ctx.attempts)
         if ctx.error_code and ctx.error_code.startswith("provider."):
             metrics.upstream_error(provider=provider, code=ctx.error_code)
+        if ctx.key_name is not None:
+            tokens = int(usage.get("total_tokens") or 0)
+            metrics.observe_key(metrics.key_label(ctx.key_name), tokens, ctx.cost_usd or 0.0)
         recorder = self.services.recorder
         if recorder.enabled and ctx.route in TRACED_ROUTES:
             recorder.record(trace_record(ctx, duration))
+
+
+class _Model(msgspec.Struct):
+    model: str | None = None
+
+
+_peek = msgspec.json.Decoder(_Model).decode
+
+
+def requested_model(body: bytes) -> str | None:
+    """The body's ``model``, for the admission step (the door parses and checks the rest)."""
+    try:
+        return _peek(body).model
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None  # the door reports what is wrong with it
 
 
 def _route_label(method: str, path: str) -> str:

@@ -169,6 +169,36 @@ class Metrics:
             ["provider", "outcome"],
             registry=reg,
         )
+        # Per key NAME (configured names only; others are "other"): usage, spend, limits.
+        self.key_requests = Counter(
+            "godex_key_requests_total", "Requests per client key", ["key"], registry=reg
+        )
+        self.key_tokens = Counter(
+            "godex_key_tokens_total", "Tokens per client key", ["key"], registry=reg
+        )
+        self.key_cost = Counter(
+            "godex_key_cost_usd_total", "Estimated cost (USD) per client key", ["key"], registry=reg
+        )
+        self.key_spend_today = Gauge(
+            "godex_key_spend_usd_today", "Spend (USD) today per client key", ["key"], registry=reg
+        )
+        self.key_budget_remaining = Gauge(
+            "godex_key_budget_remaining_usd",
+            "Daily budget (USD) left per client key",
+            ["key"],
+            registry=reg,
+        )
+        self.limit_rejections = Counter(
+            "godex_limit_rejections_total",
+            "Requests refused by a rate limit, per key and limit",
+            ["key", "limit"],
+            registry=reg,
+        )
+        self.limits_down = Counter(
+            "godex_limits_backend_errors_total",
+            "Limit checks that found the limits backend (Redis) unreachable",
+            registry=reg,
+        )
         self._children: dict[tuple[str, ...], tuple[Counter, Histogram, Histogram, str]] = {}
         self._first_byte: dict[str, Histogram] = {}
         self._tokens: dict[tuple[str, str], tuple[Counter, Counter, Counter, Counter]] = {}
@@ -185,6 +215,24 @@ class Metrics:
         self._models = LabelSet(models)
         self._providers = LabelSet(providers)
         self._keys = LabelSet(keys)
+
+    def limit_rejected(self, key: str, limit: str) -> None:
+        self.limit_rejections.labels(key, limit).inc()
+
+    def limits_backend_down(self) -> None:
+        self.limits_down.inc()
+
+    def observe_key(self, key: str, tokens: int, cost_usd: float) -> None:
+        self.key_requests.labels(key).inc()
+        if tokens:
+            self.key_tokens.labels(key).inc(tokens)
+        if cost_usd:
+            self.key_cost.labels(key).inc(cost_usd)
+
+    def key_spend(self, key: str, today_usd: float, remaining_usd: float | None) -> None:
+        self.key_spend_today.labels(key).set(today_usd)
+        if remaining_usd is not None:
+            self.key_budget_remaining.labels(key).set(remaining_usd)
 
     def key_label(self, name: str) -> str:
         """The label value for an API key name (for the key-labelled metrics to come)."""

@@ -1,15 +1,15 @@
-"""What the HTTP server holds around the gateway core: client keys, metrics, body limits."""
+"""What the HTTP server holds around the gateway core: auth, limits, metrics, body limits."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from godex.config.schema import GodexConfig
 from godex.gateway.core import Gateway
 from godex.gateway.stored import StoredResponses
 from godex.gateway.wiring import Services, build_services
+from godex.server.admission import Admission, make_limiter
+from godex.server.auth import Authenticator
 from godex.server.metrics import Metrics
 from godex.upstream.transport import Transport
 
@@ -20,7 +20,8 @@ class AppState:
     gateway: Gateway
     stored: StoredResponses
     metrics: Metrics
-    api_keys: list[tuple[bytes, str]] = field(default_factory=list)  # (key, key id)
+    auth: Authenticator
+    admission: Admission
     max_body_bytes: int = 64 * 1024 * 1024
     body_timeout_s: float = 30.0  # the whole request body must arrive within this
     in_flight: int = 0
@@ -29,36 +30,25 @@ class AppState:
     def config(self) -> GodexConfig:
         return self.services.config
 
-    def authenticate(self, token: bytes | None) -> str | None:
-        """The client key id for a valid key, else None. Constant time over all keys."""
-        if token is None:
-            return None
-        found: str | None = None
-        for key, key_id in self.api_keys:
-            if hmac.compare_digest(key, token):
-                found = key_id
-        return found
-
-
-def key_id(key: str) -> str:
-    return "key_" + hashlib.sha256(key.encode()).hexdigest()[:12]
-
 
 def build_state(config: GodexConfig, transport: Transport | None = None) -> AppState:
     services = build_services(config, transport)
+    auth = Authenticator(config, services.sessions)
     metrics = Metrics()
-    # Only configured names become label values: no request can grow /metrics.
+    # Only configured names become label values: no request can grow /metrics. Runtime keys
+    # (made through /admin/keys) are counted as "other".
     metrics.configure_labels(
         models=services.router.model_ids(),
         providers=list(config.providers),
-        keys=(),
+        keys=auth.names,
     )
     return AppState(
         services=services,
         gateway=Gateway(services),
         stored=StoredResponses(services),
         metrics=metrics,
-        api_keys=[(k.encode(), key_id(k)) for k in config.server.api_keys if k],
+        auth=auth,
+        admission=Admission(config, make_limiter(config), metrics),
         max_body_bytes=config.server.max_body_bytes,
         body_timeout_s=config.server.body_timeout_s,
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -28,6 +28,8 @@ from godex.gateway.core import Gateway
 from godex.gateway.pipeline import Exchange
 from godex.ids import new_id
 from godex.logging import get_logger
+from godex.server.admission import Admission, Ticket
+from godex.server.auth import Principal, bind
 from godex.server.drain import Drain, shutting_down
 from godex.server.http import Receive, Scope, Send
 from godex.server.metrics import Metrics
@@ -77,8 +79,13 @@ class Connection:
         idle_s: float,
         lifetime_s: float,
         finish: Callable[[RequestContext], None],
+        resolve: Callable[[], Awaitable[Principal]] | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.gateway = gateway
+        # Each turn re-resolves the connection's key: a key revoked mid-connection stops at once.
+        self.resolve = resolve
+        self.admission = admission
         self.drain = drain
         self.metrics = metrics
         self._receive = receive
@@ -314,11 +321,16 @@ class Turn:
         task = asyncio.current_task()
         conn.drain.track(task)
         parent: str | None = None
+        ticket: Ticket | None = None
         try:
             body = {k: v for k, v in self.event.items() if k not in ("type", "stream_id")}
             body["stream"] = True
             raw = _encode(body)
             req = parse_request(raw, conn.gateway.services.request_limits)
+            if conn.resolve is not None and conn.admission is not None:
+                who = await conn.resolve()
+                bind(who, ctx)
+                ticket = await conn.admission.enter(who, req.model, ctx)
             capture_request(conn.gateway, raw, ctx)
             parent = req.previous_response_id
             history = conn.history.lookup(parent) if parent else None
@@ -362,7 +374,11 @@ class Turn:
             await conn.send_events([error_event(failure)], self.lane)
         finally:
             conn.drain.untrack(task)
-            conn.finish(ctx)
+            try:
+                if ticket is not None and conn.admission is not None:
+                    await conn.admission.leave(ticket, ctx)
+            finally:
+                conn.finish(ctx)
 
     async def _stream(self, exchange: Exchange) -> dict[str, Any] | None:
         """Send every event; the terminal one's Response, or None if the stream was cut."""
@@ -417,14 +433,16 @@ class WebSocketDoor:
         gateway: Gateway,
         drain: Drain,
         metrics: Metrics,
-        authenticate: Callable[[Scope], str | None],
+        authenticate: Callable[[Scope], Awaitable[Principal]],
         finish: Callable[[RequestContext], None],
+        admission: Admission | None = None,
     ) -> None:
         self.gateway = gateway
         self.drain = drain
         self.metrics = metrics
         self.authenticate = authenticate
         self.finish = finish
+        self.admission = admission
         self.open_per_key: dict[str, int] = {}  # client key id (or address) -> open sockets
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -436,7 +454,8 @@ class WebSocketDoor:
             await _deny(scope, send, err)
             return
         try:
-            key_id = self.authenticate(scope)
+            who = await self.authenticate(scope)
+            key_id = who.name
         except GodexError as err:
             await _deny(scope, send, err)
             return
@@ -459,6 +478,8 @@ class WebSocketDoor:
                 receive,
                 send,
                 key_id=key_id,
+                resolve=lambda: self.authenticate(scope),
+                admission=self.admission,
                 idle_s=server.websocket_idle_timeout_s,
                 lifetime_s=server.websocket_max_lifetime_s,
                 finish=self.finish,

@@ -14,9 +14,12 @@ from godex.errors import InvalidRequestError, SessionError
 from godex.sessions.store import SessionStore, StoredResponse
 
 
-async def load_chain(store: SessionStore, response_id: str, max_depth: int) -> list[StoredResponse]:
-    """The chain oldest first, ending with ``response_id``; typed errors for what is wrong."""
-    found = await store.load_chain(response_id, max_depth)
+async def load_chain(
+    store: SessionStore, response_id: str, max_depth: int, owner: str | None = None
+) -> list[StoredResponse]:
+    """The chain oldest first, ending with ``response_id``; typed errors for what is wrong.
+    Another owner's response is not found, as an unknown id is not."""
+    found = await store.load_chain(response_id, max_depth, owner=owner)
     if not found:
         raise InvalidRequestError(
             f"Previous response with id '{response_id}' not found.",

@@ -22,7 +22,7 @@ from godex import postgres_db
 from godex.config.schema import PostgresConfig
 from godex.logging import get_logger
 from godex.postgres_db import LEASE_SQL, StoreUnavailable, unavailable
-from godex.sessions.store import Order, StoredResponse, page, with_ids
+from godex.sessions.store import KeyRecord, Order, StoredResponse, page, with_ids
 
 T = TypeVar("T")
 log = get_logger("godex.sessions")
@@ -44,33 +44,52 @@ MIGRATIONS: list[str] = [
         input_items BYTEA NOT NULL,
         response BYTEA NOT NULL,
         reasoning BYTEA NOT NULL,
-        replay BYTEA
+        replay BYTEA,
+        owner TEXT
     );
     CREATE INDEX responses_created ON responses(created_at);
+    CREATE TABLE keys (
+        key_sha256 TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        team TEXT,
+        policy BYTEA NOT NULL,
+        created_at BIGINT NOT NULL,
+        revoked_at BIGINT
+    );
+    CREATE INDEX keys_name ON keys(name);
     """,
 ]
 
 _COLUMNS = (
     "id, previous_response_id, created_at, status, model, provider, upstream_model, "
-    "input_items, response, reasoning, replay"
+    "input_items, response, reasoning, replay, owner"
 )
 _UPDATE = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS.split(", ")[1:])
 _INSERT = (
-    f"INSERT INTO responses ({_COLUMNS}) VALUES ({', '.join(['%s'] * 11)}) "
+    f"INSERT INTO responses ({_COLUMNS}) VALUES ({', '.join(['%s'] * 12)}) "
     f"ON CONFLICT (id) DO UPDATE SET {_UPDATE}"
 )
 # The whole chain in one round trip, nearest first; the depth bound ends a cycle and the
 # caller stops at the first repeated id.
+# An owner of NULL matches every record: admins, or client keys off.
+_OWNED = "(%(owner)s::text IS NULL OR owner = %(owner)s::text)"
 _CHAIN = f"""
 WITH RECURSIVE chain(id, depth) AS (
-    SELECT id, 0 FROM responses WHERE id = %s
+    SELECT id, 0 FROM responses WHERE id = %(id)s AND {_OWNED}
     UNION
     SELECT r.previous_response_id, chain.depth + 1
     FROM responses r JOIN chain ON r.id = chain.id
-    WHERE r.previous_response_id IS NOT NULL AND chain.depth < %s
+    WHERE r.previous_response_id IS NOT NULL AND chain.depth < %(depth)s
+      AND {_OWNED.replace("owner =", "r.owner =")}
 )
-SELECT {_COLUMNS} FROM responses JOIN chain USING (id) ORDER BY chain.depth
+SELECT {_COLUMNS} FROM responses JOIN chain USING (id) WHERE {_OWNED} ORDER BY chain.depth
 """
+_KEY_COLUMNS = "key_sha256, name, team, policy, created_at, revoked_at"
+_PUT_KEY = (
+    f"INSERT INTO keys ({_KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (key_sha256) DO UPDATE SET name = EXCLUDED.name, team = EXCLUDED.team, "
+    "policy = EXCLUDED.policy, created_at = EXCLUDED.created_at, revoked_at = EXCLUDED.revoked_at"
+)
 
 
 def instance_id() -> str:
@@ -161,6 +180,7 @@ class PostgresStore:
             rec.response_json if rec.response_json is not None else _enc(rec.response),
             _enc(rec.reasoning),
             rec.replay,
+            rec.owner,
         )
 
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -195,19 +215,24 @@ class PostgresStore:
         finally:
             self._flushing = False
 
-    async def get(self, response_id: str) -> StoredResponse | None:
+    async def get(self, response_id: str, *, owner: str | None = None) -> StoredResponse | None:
         async def run(conn: psycopg.AsyncConnection[Any]) -> Any:
             cur = await conn.execute(
-                f"SELECT {_COLUMNS} FROM responses WHERE id = %s", (response_id,)
+                f"SELECT {_COLUMNS} FROM responses WHERE id = %(id)s AND {_OWNED}",
+                {"id": response_id, "owner": owner},
             )
             return await cur.fetchone()
 
         row = await self._run("get", run)
         return None if row is None else _record(row)
 
-    async def load_chain(self, response_id: str, max_depth: int) -> list[StoredResponse]:
+    async def load_chain(
+        self, response_id: str, max_depth: int, *, owner: str | None = None
+    ) -> list[StoredResponse]:
         async def run(conn: psycopg.AsyncConnection[Any]) -> list[Any]:
-            cur = await conn.execute(_CHAIN, (response_id, max_depth))
+            cur = await conn.execute(
+                _CHAIN, {"id": response_id, "depth": max_depth, "owner": owner}
+            )
             return await cur.fetchall()
 
         chain: list[StoredResponse] = []
@@ -219,24 +244,70 @@ class PostgresStore:
             chain.append(_record(row))
         return chain
 
-    async def delete(self, response_id: str) -> bool:
+    async def delete(self, response_id: str, *, owner: str | None = None) -> bool:
         async def run(conn: psycopg.AsyncConnection[Any]) -> int:
-            cur = await conn.execute("DELETE FROM responses WHERE id = %s", (response_id,))
+            cur = await conn.execute(
+                f"DELETE FROM responses WHERE id = %(id)s AND {_OWNED}",
+                {"id": response_id, "owner": owner},
+            )
             return cur.rowcount
 
         return await self._run("delete", run) > 0
 
     async def list_input_items(
-        self, response_id: str, *, after: str | None, limit: int, order: Order
+        self,
+        response_id: str,
+        *,
+        after: str | None,
+        limit: int,
+        order: Order,
+        owner: str | None = None,
     ) -> dict[str, Any] | None:
         async def run(conn: psycopg.AsyncConnection[Any]) -> Any:
             cur = await conn.execute(
-                "SELECT input_items FROM responses WHERE id = %s", (response_id,)
+                f"SELECT input_items FROM responses WHERE id = %(id)s AND {_OWNED}",
+                {"id": response_id, "owner": owner},
             )
             return await cur.fetchone()
 
         row = await self._run("list_input_items", run)
         return None if row is None else page(_dec(row[0]), after, limit, order)
+
+    async def put_key(self, rec: KeyRecord) -> None:
+        row = (rec.key_sha256, rec.name, rec.team, _enc(rec.policy), rec.created_at,
+               rec.revoked_at)  # fmt: skip
+
+        async def run(conn: psycopg.AsyncConnection[Any]) -> None:
+            await conn.execute(_PUT_KEY, row)
+
+        await self._run("put_key", run)
+
+    async def get_key(self, key_sha256: str) -> KeyRecord | None:
+        async def run(conn: psycopg.AsyncConnection[Any]) -> Any:
+            cur = await conn.execute(
+                f"SELECT {_KEY_COLUMNS} FROM keys WHERE key_sha256 = %s", (key_sha256,)
+            )
+            return await cur.fetchone()
+
+        row = await self._run("get_key", run)
+        return None if row is None else _key(row)
+
+    async def list_keys(self) -> list[KeyRecord]:
+        async def run(conn: psycopg.AsyncConnection[Any]) -> list[Any]:
+            cur = await conn.execute(f"SELECT {_KEY_COLUMNS} FROM keys ORDER BY created_at, name")
+            return await cur.fetchall()
+
+        return [_key(r) for r in await self._run("list_keys", run)]
+
+    async def revoke_key(self, name: str, revoked_at: int) -> bool:
+        async def run(conn: psycopg.AsyncConnection[Any]) -> int:
+            cur = await conn.execute(
+                "UPDATE keys SET revoked_at = %s WHERE name = %s AND revoked_at IS NULL",
+                (revoked_at, name),
+            )
+            return cur.rowcount
+
+        return await self._run("revoke_key", run) > 0
 
     async def prune(self, before_ts: int) -> int:
         async def run(conn: psycopg.AsyncConnection[Any]) -> int:
@@ -293,4 +364,12 @@ def _record(row: tuple[Any, ...]) -> StoredResponse:
         usage=response.get("usage"),
         reasoning=_dec(row[9]),
         replay=None if row[10] is None else bytes(row[10]),
+        owner=row[11],
     )
+
+
+def _key(row: tuple[Any, ...]) -> KeyRecord:
+    return KeyRecord(
+        key_sha256=row[0], name=row[1], team=row[2], policy=_dec(row[3]),
+        created_at=int(row[4]), revoked_at=None if row[5] is None else int(row[5]),
+    )  # fmt: skip

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from godex.sessions.store import Order, StoredResponse, page, with_ids
+from godex.sessions.store import KeyRecord, Order, StoredResponse, page, with_ids
 from godex.sqlite_db import connect
 
 T = TypeVar("T")
@@ -41,24 +41,39 @@ MIGRATIONS: list[str] = [
     CREATE INDEX responses_created ON responses(created_at);
     """,
     "ALTER TABLE responses ADD COLUMN replay BLOB",
+    """
+    ALTER TABLE responses ADD COLUMN owner TEXT;
+    CREATE TABLE keys (
+        key_sha256 TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        team TEXT,
+        policy BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    );
+    CREATE INDEX keys_name ON keys(name);
+    """,
 ]
 
 _COLUMNS = (
     "id, previous_response_id, created_at, status, model, provider, upstream_model, "
-    "input_items, response, reasoning, replay"
+    "input_items, response, reasoning, replay, owner"
 )
-_INSERT = f"INSERT OR REPLACE INTO responses ({_COLUMNS}) VALUES ({','.join('?' * 11)})"
+_INSERT = f"INSERT OR REPLACE INTO responses ({_COLUMNS}) VALUES ({','.join('?' * 12)})"
+# An owner of NULL (?2) matches every record: admins, or client keys off.
+_OWNED = "(?2 IS NULL OR owner = ?2)"
 # The whole chain in one query: walk previous_response_id links, nearest first. The depth
 # bound ends the walk (a cycle included); the caller stops at the first repeated id.
 _CHAIN = f"""
 WITH RECURSIVE chain(id, depth) AS (
-    SELECT id, 0 FROM responses WHERE id = ?
+    SELECT id, 0 FROM responses WHERE id = ?1 AND {_OWNED}
     UNION
     SELECT r.previous_response_id, chain.depth + 1
     FROM responses r JOIN chain ON r.id = chain.id
-    WHERE r.previous_response_id IS NOT NULL AND chain.depth < ?
+    WHERE r.previous_response_id IS NOT NULL AND chain.depth < ?3
+      AND {_OWNED.replace("owner", "r.owner")}
 )
-SELECT {_COLUMNS} FROM responses JOIN chain USING (id) ORDER BY chain.depth
+SELECT {_COLUMNS} FROM responses JOIN chain USING (id) WHERE {_OWNED} ORDER BY chain.depth
 """
 
 
@@ -126,6 +141,7 @@ class SqliteStore:
             rec.response_json if rec.response_json is not None else _enc(rec.response),
             _enc(rec.reasoning),
             rec.replay,
+            rec.owner,
         )
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((row, fut))
@@ -152,16 +168,21 @@ class SqliteStore:
         finally:
             self._flushing = False
 
-    async def get(self, response_id: str) -> StoredResponse | None:
+    async def get(self, response_id: str, *, owner: str | None = None) -> StoredResponse | None:
         row = await self._run(
             lambda db: db.execute(
-                f"SELECT {_COLUMNS} FROM responses WHERE id = ?", (response_id,)
+                f"SELECT {_COLUMNS} FROM responses WHERE id = ?1 AND {_OWNED}",
+                (response_id, owner),
             ).fetchone()
         )
         return None if row is None else _record(row)
 
-    async def load_chain(self, response_id: str, max_depth: int) -> list[StoredResponse]:
-        rows = await self._run(lambda db: db.execute(_CHAIN, (response_id, max_depth)).fetchall())
+    async def load_chain(
+        self, response_id: str, max_depth: int, *, owner: str | None = None
+    ) -> list[StoredResponse]:
+        rows = await self._run(
+            lambda db: db.execute(_CHAIN, (response_id, owner, max_depth)).fetchall()
+        )
         chain: list[StoredResponse] = []
         seen: set[str] = set()
         for row in rows:
@@ -171,21 +192,64 @@ class SqliteStore:
             chain.append(_record(row))
         return chain
 
-    async def delete(self, response_id: str) -> bool:
+    async def delete(self, response_id: str, *, owner: str | None = None) -> bool:
         cur = await self._run(
-            lambda db: db.execute("DELETE FROM responses WHERE id = ?", (response_id,))
+            lambda db: db.execute(
+                f"DELETE FROM responses WHERE id = ?1 AND {_OWNED}", (response_id, owner)
+            )
         )
         return cur.rowcount > 0
 
     async def list_input_items(
-        self, response_id: str, *, after: str | None, limit: int, order: Order
+        self,
+        response_id: str,
+        *,
+        after: str | None,
+        limit: int,
+        order: Order,
+        owner: str | None = None,
     ) -> dict[str, Any] | None:
         row = await self._run(
             lambda db: db.execute(
-                "SELECT input_items FROM responses WHERE id = ?", (response_id,)
+                f"SELECT input_items FROM responses WHERE id = ?1 AND {_OWNED}",
+                (response_id, owner),
             ).fetchone()
         )
         return None if row is None else page(_dec(row[0]), after, limit, order)
+
+    async def put_key(self, rec: KeyRecord) -> None:
+        row = (rec.key_sha256, rec.name, rec.team, _enc(rec.policy), rec.created_at,
+               rec.revoked_at)  # fmt: skip
+        await self._run(
+            lambda db: db.execute(
+                f"INSERT OR REPLACE INTO keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", row
+            )
+        )
+
+    async def get_key(self, key_sha256: str) -> KeyRecord | None:
+        row = await self._run(
+            lambda db: db.execute(
+                f"SELECT {_KEY_COLUMNS} FROM keys WHERE key_sha256 = ?", (key_sha256,)
+            ).fetchone()
+        )
+        return None if row is None else _key(row)
+
+    async def list_keys(self) -> list[KeyRecord]:
+        rows = await self._run(
+            lambda db: db.execute(
+                f"SELECT {_KEY_COLUMNS} FROM keys ORDER BY created_at, name"
+            ).fetchall()
+        )
+        return [_key(r) for r in rows]
+
+    async def revoke_key(self, name: str, revoked_at: int) -> bool:
+        cur = await self._run(
+            lambda db: db.execute(
+                "UPDATE keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+                (revoked_at, name),
+            )
+        )
+        return cur.rowcount > 0
 
     async def prune(self, before_ts: int) -> int:
         cur = await self._run(
@@ -243,4 +307,15 @@ def _record(row: tuple[Any, ...]) -> StoredResponse:
         usage=response.get("usage"),
         reasoning=_dec(row[9]),
         replay=row[10],
+        owner=row[11],
     )
+
+
+_KEY_COLUMNS = "key_sha256, name, team, policy, created_at, revoked_at"
+
+
+def _key(row: tuple[Any, ...]) -> KeyRecord:
+    return KeyRecord(
+        key_sha256=row[0], name=row[1], team=row[2], policy=_dec(row[3]),
+        created_at=row[4], revoked_at=row[5],
+    )  # fmt: skip

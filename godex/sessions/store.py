@@ -38,21 +38,59 @@ class StoredResponse:
     response_json: bytes | None = None
     # The builder log of a streamed response (JSON): its replay yields the events sent live.
     replay: bytes | None = None
+    # Who may read it: "team:<team>" or "key:<name>"; None when made with client keys off.
+    owner: str | None = None
+
+
+@dataclass(slots=True)
+class KeyRecord:
+    """A runtime client key (made through the admin API): only its sha256 is kept."""
+
+    name: str
+    key_sha256: str
+    team: str | None
+    policy: dict[str, Any]  # {"models": [...], "limits": {...}, "budget": {...}}
+    created_at: int
+    revoked_at: int | None = None
+
+
+def visible(rec: StoredResponse | None, owner: str | None) -> StoredResponse | None:
+    """``rec`` if ``owner`` may see it (``owner`` None: every record, as admins do)."""
+    if rec is None or (owner is not None and rec.owner != owner):
+        return None
+    return rec
 
 
 class SessionStore(Protocol):
+    """``owner`` scopes every read and delete: only records with that owner are found (the
+    same None an unknown id gets); ``owner=None`` means all records (admin, or keys off)."""
+
     async def put(self, rec: StoredResponse) -> None: ...
-    async def get(self, response_id: str) -> StoredResponse | None: ...
-    async def load_chain(self, response_id: str, max_depth: int) -> list[StoredResponse]:
+    async def get(self, response_id: str, *, owner: str | None = None) -> StoredResponse | None: ...
+    async def load_chain(
+        self, response_id: str, max_depth: int, *, owner: str | None = None
+    ) -> list[StoredResponse]:
         """``response_id`` and its ``previous_response_id`` ancestors, newest first, at most
         ``max_depth + 1`` of them, in one round trip where the backend can (it stops at a
-        missing ancestor or a repeated id; the caller judges what the walk found)."""
+        missing ancestor, another owner's record or a repeated id; the caller judges what the
+        walk found)."""
         ...
 
-    async def delete(self, response_id: str) -> bool: ...
+    async def delete(self, response_id: str, *, owner: str | None = None) -> bool: ...
     async def list_input_items(
-        self, response_id: str, *, after: str | None, limit: int, order: Order
+        self,
+        response_id: str,
+        *,
+        after: str | None,
+        limit: int,
+        order: Order,
+        owner: str | None = None,
     ) -> dict[str, Any] | None: ...
+    # Runtime client keys (the admin API): a small table beside the responses.
+    async def put_key(self, rec: KeyRecord) -> None: ...
+    async def get_key(self, key_sha256: str) -> KeyRecord | None: ...
+    async def list_keys(self) -> list[KeyRecord]: ...
+    async def revoke_key(self, name: str, revoked_at: int) -> bool: ...
     async def prune(self, before_ts: int) -> int: ...
     async def count(self) -> int: ...
     async def lead(self, task: str, ttl_s: float) -> bool:

@@ -196,13 +196,22 @@ def show(request_id: str, config_path: str | None, db: str | None, as_json: bool
 @common
 @click.option("--since", default="24h", show_default=True)
 @click.option("--until")
+@click.option(
+    "--by", type=click.Choice(query.USAGE_GROUPS), default="model", show_default=True,
+    help="Group by provider/model, provider, key name or team.",
+)  # fmt: skip
 def usage(
-    config_path: str | None, db: str | None, as_json: bool, since: str, until: str | None
+    config_path: str | None,
+    db: str | None,
+    as_json: bool,
+    since: str,
+    until: str | None,
+    by: str,
 ) -> None:
-    """Tokens, cache-hit ratio and p50/p95 latency per provider/model."""
+    """Tokens, cost, cache-hit ratio and p50/p95 latency per model, provider, key or team."""
     try:
         rows = query.usage_summary(
-            _db(config_path, db), since_ts=parse_time(since), until_ts=parse_time(until)
+            _db(config_path, db), since_ts=parse_time(since), until_ts=parse_time(until), by=by
         )
     except GodexError as exc:
         click.echo(exc.message, err=True)
@@ -216,7 +225,7 @@ def usage(
     _table(
         [
             [
-                f"{r['provider']}/{r['model']}",
+                f"{r['provider']}/{r['model']}" if by == "model" else r[by],
                 r["requests"],
                 r["errors"],
                 r["input_tokens"],
@@ -226,11 +235,12 @@ def usage(
                 f"{r['cache_hit_ratio']:.1%}",
                 f"{r['p50_ms']:.0f} ms",
                 f"{r['p95_ms']:.0f} ms",
+                f"${r['cost_usd']:.4f}",
             ]
             for r in rows
         ],
         [
-            "provider/model",
+            "provider/model" if by == "model" else by,
             "reqs",
             "errors",
             "input",
@@ -240,5 +250,6 @@ def usage(
             "cache hit",
             "p50",
             "p95",
+            "cost",
         ],
     )

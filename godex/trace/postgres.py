@@ -49,7 +49,9 @@ MIGRATIONS: list[str] = [
         terminal_event TEXT,
         diagnostics TEXT,
         response_id TEXT,
-        attempts TEXT
+        attempts TEXT,
+        team TEXT,
+        cost_usd DOUBLE PRECISION NOT NULL DEFAULT 0
     );
     CREATE INDEX requests_ts ON requests(ts);
     CREATE INDEX requests_response ON requests(response_id);

@@ -102,28 +102,47 @@ def get_request(path: str, request_id: str) -> dict[str, Any] | None:
         return out
 
 
+USAGE_GROUPS = ("model", "provider", "key", "team")
+
+
+def _group(r: dict[str, Any], by: str) -> tuple[str, ...]:
+    if by == "model":
+        return (r["provider"] or "-", r["upstream_model"] or "-")
+    column = {"provider": "provider", "key": "client_key_id", "team": "team"}[by]
+    return (r[column] or "-",)
+
+
 def usage_summary(
-    path: str, *, since_ts: float | None = None, until_ts: float | None = None
+    path: str,
+    *,
+    since_ts: float | None = None,
+    until_ts: float | None = None,
+    by: str = "model",
 ) -> list[dict[str, Any]]:
+    """Totals per group: ``model`` (provider/model), ``provider``, ``key`` (name) or ``team``."""
     where, args = _filters(None, None, None, since_ts, until_ts)
     with _open(path) as db:
         rows = db.rows(
-            f"SELECT provider, upstream_model, duration_ms, input_tokens, cached_tokens, "
-            f"output_tokens, reasoning_tokens, total_tokens, status FROM requests {where}",
+            f"SELECT provider, upstream_model, client_key_id, team, cost_usd, duration_ms, "
+            f"input_tokens, cached_tokens, output_tokens, reasoning_tokens, total_tokens, "
+            f"status FROM requests {where}",
             args,
         )
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for r in rows:
-        groups.setdefault((r["provider"] or "-", r["upstream_model"] or "-"), []).append(r)
+        groups.setdefault(_group(r, by), []).append(r)
     out: list[dict[str, Any]] = []
-    for (prov, model), items in sorted(groups.items()):
+    for names, items in sorted(groups.items()):
         latencies = sorted(i["duration_ms"] for i in items)
         inp = sum(i["input_tokens"] for i in items)
         cached = sum(i["cached_tokens"] for i in items)
+        named: dict[str, str] = (
+            {"provider": names[0], "model": names[1]} if by == "model" else {by: names[0]}
+        )
         out.append(
             {
-                "provider": prov,
-                "model": model,
+                **named,
+                "cost_usd": round(sum(i["cost_usd"] or 0.0 for i in items), 6),
                 "requests": len(items),
                 "errors": sum(1 for i in items if i["status"] != "completed"),
                 "input_tokens": inp,

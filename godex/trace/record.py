@@ -39,3 +39,5 @@ class TraceRecord:
     # Every upstream attempt: provider, model, outcome (served, retried, failed_over, skipped,
     # failed), status and code of a failure, duration.
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    team: str | None = None  # the client key's team (client_key_id holds its NAME)
+    cost_usd: float = 0.0  # estimated from the configured prices

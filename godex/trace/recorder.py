@@ -23,7 +23,7 @@ from godex.trace.schema import connect
 
 log = get_logger("godex.trace")
 
-_INSERT = f"INSERT OR REPLACE INTO requests ({_COLUMNS}) VALUES ({','.join('?' * 27)})"
+_INSERT = f"INSERT OR REPLACE INTO requests ({_COLUMNS}) VALUES ({','.join('?' * 29)})"
 
 
 SINK_RETRY_S = 5.0
@@ -236,6 +236,8 @@ def _row(r: TraceRecord) -> tuple[Any, ...]:
         json.dumps(r.diagnostics) if r.diagnostics else None,
         r.response_id,
         json.dumps(r.attempts) if r.attempts else None,
+        r.team,
+        r.cost_usd,
     )
 
 

@@ -44,6 +44,11 @@ MIGRATIONS: list[str] = [
     );
     """,
     "ALTER TABLE requests ADD COLUMN attempts TEXT",
+    # The client key's name (client_key_id) and team, and the request's estimated cost.
+    """
+    ALTER TABLE requests ADD COLUMN team TEXT;
+    ALTER TABLE requests ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0;
+    """,
 ]
 
 COLUMNS = (
@@ -51,7 +56,7 @@ COLUMNS = (
     "upstream_model, stream, status, error_code, error_message, upstream_message, duration_ms, "
     "upstream_first_byte_ms, first_client_byte_ms, input_tokens, cached_tokens, output_tokens, "
     "reasoning_tokens, total_tokens, event_count, terminal_event, diagnostics, response_id, "
-    "attempts"
+    "attempts, team, cost_usd"
 )
 
 

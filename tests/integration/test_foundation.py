@@ -80,7 +80,8 @@ def test_missing_key_named_in_health_and_errors(upstream: FakeUpstream, tmp_path
         assert ds["available"] is False
         assert ds["missing_env"] == "DEEPSEEK_API_KEY"
         resp = c.post("/v1/responses", json={"model": "x", "input": "hi"})
-        assert resp.status_code == 503
+        # A 400: Codex shows it at once instead of retrying a 503 for 25 s.
+        assert resp.status_code == 400
         assert "DEEPSEEK_API_KEY" in resp.json()["error"]["message"]
         assert not upstream.requests
 

@@ -101,6 +101,9 @@ def _secret_fields(cls: type) -> Iterator[tuple[type, str]]:
 def test_every_key_declared_secret_is_masked_in_the_print_out(tmp_path: Path) -> None:
     secrets = sorted(f"{c.__name__}.{n}" for c, n in _secret_fields(GodexConfig))
     assert secrets == [
+        "AuthConfig.admin_keys",
+        "AuthConfig.keys",
+        "LimitsConfig.redis_url",
         "PostgresConfig.dsn",  # a DSN may carry the database password
         "ProviderConfig.api_key",
         "ServerConfig.api_keys",
@@ -113,8 +116,9 @@ def test_every_key_declared_secret_is_masked_in_the_print_out(tmp_path: Path) ->
         "server: {api_keys: [cli-Secret-1], secret: seal-Secret-2}\n"
         "providers: {d: {spec: deepseek, credentials: {api_key: up-Secret-3}}}\n"
         "web_search: {mode: godex_managed, backend: {type: zhipu, api_key: ws-Secret-4}}\n"
-        "session: {backend: postgres, postgres: {dsn: 'postgresql://g:pg-Secret-5@db/g'}}\n"
-        "trace: {backend: postgres, postgres: {dsn: 'postgresql://g:pg-Secret-6@db/g'}}\n",
+        "auth: {admin_keys: [adm-Secret-5], keys: [{name: a, key: key-Secret-6}]}\n"
+        "session: {backend: postgres, postgres: {dsn: 'postgresql://g:pg-Secret-7@db/g'}}\n"
+        "trace: {backend: postgres, postgres: {dsn: 'postgresql://g:pg-Secret-8@db/g'}}\n",
     )
     printed = yaml.safe_dump(redacted_dict(cfg))
     assert "Secret-" not in printed
@@ -142,6 +146,9 @@ def test_every_declaration_sits_in_field_metadata() -> None:
         "compaction",
         "web_search",
         "resilience",
+        "auth",
+        "limits",
+        "prices",
     ]
 
 

@@ -1,0 +1,1 @@
+"""Rate limits, budgets and prices: counters in memory or Redis, checked by the server."""

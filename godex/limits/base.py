@@ -1,0 +1,73 @@
+"""The limiter protocol and what it answers.
+
+Counters use fixed one-minute windows (``window = floor(now / 60)``): an admission is one
+atomic check-then-count over every bucket it touches, so N parallel clients against a limit of
+L admit exactly L, in one process or across processes sharing Redis.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from godex.config.schema import KeyLimits
+
+WINDOW_S = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    name: str  # "key:alice", "model:gpt-5.5", "global"
+    limits: KeyLimits
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What a bucket has used in the current window (after this admission counted)."""
+
+    requests: int
+    tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    admitted: bool
+    bucket: int = -1  # index of the bucket that refused
+    what: str = ""  # requests | tokens | concurrent
+    usage: tuple[Usage, ...] = ()  # per bucket, for the x-ratelimit headers
+
+
+class Limiter(Protocol):
+    async def admit(self, buckets: tuple[Bucket, ...], window: int) -> Decision:
+        """Refuse if any bucket is at a limit; otherwise count one request in every bucket
+        and take a concurrency slot where a bucket caps it. All or nothing."""
+        ...
+
+    async def release(self, buckets: tuple[Bucket, ...]) -> None:
+        """Give back the concurrency slots ``admit`` took."""
+        ...
+
+    async def charge(self, buckets: tuple[Bucket, ...], window: int, tokens: int) -> None: ...
+    async def spend(self, name: str, day: str, month: str, micro_usd: int, tokens: int) -> None:
+        """Add to a key's budget counters (USD per UTC day, tokens per UTC month)."""
+        ...
+
+    async def spent(self, name: str, day: str, month: str) -> tuple[int, int]:
+        """(micro-USD spent today, tokens this month)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def window_of(now: float) -> int:
+    return int(now // WINDOW_S)
+
+
+def reset_in(now: float) -> float:
+    return WINDOW_S - (now % WINDOW_S)
+
+
+def periods(now: float) -> tuple[str, str]:
+    t = time.gmtime(now)
+    return time.strftime("%Y-%m-%d", t), time.strftime("%Y-%m", t)

@@ -1,0 +1,61 @@
+"""Counters in this process: exact within it (no await between check and count)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from godex.limits.base import Bucket, Decision, Usage
+
+
+class MemoryLimiter:
+    def __init__(self) -> None:
+        self._window = -1
+        self._requests: dict[str, int] = defaultdict(int)
+        self._tokens: dict[str, int] = defaultdict(int)
+        self._concurrent: dict[str, int] = defaultdict(int)
+        self._budget: dict[str, int] = defaultdict(int)
+
+    def _roll(self, window: int) -> None:
+        if window != self._window:  # a new minute: the old counts are over
+            self._window = window
+            self._requests.clear()
+            self._tokens.clear()
+
+    async def admit(self, buckets: tuple[Bucket, ...], window: int) -> Decision:
+        self._roll(window)
+        for i, b in enumerate(buckets):
+            lim = b.limits
+            if lim.rpm and self._requests[b.name] >= lim.rpm:
+                return Decision(False, i, "requests", self._usage(buckets))
+            if lim.tpm and self._tokens[b.name] >= lim.tpm:
+                return Decision(False, i, "tokens", self._usage(buckets))
+            if lim.concurrent and self._concurrent[b.name] >= lim.concurrent:
+                return Decision(False, i, "concurrent", self._usage(buckets))
+        for b in buckets:
+            self._requests[b.name] += 1
+            if b.limits.concurrent:
+                self._concurrent[b.name] += 1
+        return Decision(True, usage=self._usage(buckets))
+
+    def _usage(self, buckets: tuple[Bucket, ...]) -> tuple[Usage, ...]:
+        return tuple(Usage(self._requests[b.name], self._tokens[b.name]) for b in buckets)
+
+    async def release(self, buckets: tuple[Bucket, ...]) -> None:
+        for b in buckets:
+            if b.limits.concurrent and self._concurrent[b.name] > 0:
+                self._concurrent[b.name] -= 1
+
+    async def charge(self, buckets: tuple[Bucket, ...], window: int, tokens: int) -> None:
+        self._roll(window)
+        for b in buckets:
+            self._tokens[b.name] += tokens
+
+    async def spend(self, name: str, day: str, month: str, micro_usd: int, tokens: int) -> None:
+        self._budget[f"usd:{name}:{day}"] += micro_usd
+        self._budget[f"tok:{name}:{month}"] += tokens
+
+    async def spent(self, name: str, day: str, month: str) -> tuple[int, int]:
+        return self._budget[f"usd:{name}:{day}"], self._budget[f"tok:{name}:{month}"]
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,116 @@
+"""Counters in Redis, shared by every GodeX instance: each step is one atomic Lua script."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from godex.limits.base import WINDOW_S, Bucket, Decision, Usage
+
+# KEYS: per bucket (requests, tokens, concurrent). ARGV: bucket count, then per bucket
+# (rpm, tpm, concurrent; 0 = no cap), then the window TTL and the concurrency TTL.
+# Returns {admitted, refusing bucket (1-based, 0: none), what (1 req, 2 tok, 3 conc), then
+# per bucket requests and tokens used}.
+_ADMIT = """
+local n = tonumber(ARGV[1])
+local wttl = tonumber(ARGV[2 + 3 * n])
+local cttl = tonumber(ARGV[3 + 3 * n])
+local function lim(i, j) return tonumber(ARGV[1 + 3 * (i - 1) + j]) end
+local function used(k) return tonumber(redis.call('GET', k) or '0') end
+local refused, what = 0, 0
+for i = 1, n do
+  local base = 3 * (i - 1)
+  if lim(i, 1) > 0 and used(KEYS[base + 1]) >= lim(i, 1) then refused, what = i, 1
+  elseif lim(i, 2) > 0 and used(KEYS[base + 2]) >= lim(i, 2) then refused, what = i, 2
+  elseif lim(i, 3) > 0 and used(KEYS[base + 3]) >= lim(i, 3) then refused, what = i, 3 end
+  if refused > 0 then break end
+end
+if refused == 0 then
+  for i = 1, n do
+    local base = 3 * (i - 1)
+    redis.call('INCR', KEYS[base + 1])
+    redis.call('EXPIRE', KEYS[base + 1], wttl)
+    if lim(i, 3) > 0 then
+      redis.call('INCR', KEYS[base + 3])
+      redis.call('EXPIRE', KEYS[base + 3], cttl)
+    end
+  end
+end
+local out = {refused == 0 and 1 or 0, refused, what}
+for i = 1, n do
+  local base = 3 * (i - 1)
+  out[#out + 1] = used(KEYS[base + 1])
+  out[#out + 1] = used(KEYS[base + 2])
+end
+return out
+"""
+_RELEASE = """
+for i = 1, #KEYS do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end
+end
+return 0
+"""
+_CHARGE = """
+for i = 1, #KEYS do
+  redis.call('INCRBY', KEYS[i], ARGV[1])
+  redis.call('EXPIRE', KEYS[i], ARGV[2])
+end
+return 0
+"""
+_WHAT = {1: "requests", 2: "tokens", 3: "concurrent"}
+# A crashed instance cannot give its slots back: they expire after this (streams may run long).
+CONCURRENT_TTL_S = 3600
+_BUDGET_TTL_S = 40 * 86400
+
+
+class RedisLimiter:
+    def __init__(self, url: str, prefix: str) -> None:
+        self.client: Any = aioredis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+        self.prefix = prefix
+        self._admit = self.client.register_script(_ADMIT)
+        self._release = self.client.register_script(_RELEASE)
+        self._charge = self.client.register_script(_CHARGE)
+
+    def _keys(self, b: Bucket, window: int) -> list[str]:
+        p = f"{self.prefix}{b.name}"
+        return [f"{p}:r:{window}", f"{p}:t:{window}", f"{p}:c"]
+
+    async def admit(self, buckets: tuple[Bucket, ...], window: int) -> Decision:
+        keys: list[str] = []
+        args: list[int] = [len(buckets)]
+        for b in buckets:
+            keys += self._keys(b, window)
+            lim = b.limits
+            args += [lim.rpm or 0, lim.tpm or 0, lim.concurrent or 0]
+        args += [WINDOW_S * 2, CONCURRENT_TTL_S]
+        out = [int(v) for v in await self._admit(keys=keys, args=args)]
+        usage = tuple(Usage(out[3 + 2 * i], out[4 + 2 * i]) for i in range(len(buckets)))
+        if out[0] == 1:
+            return Decision(True, usage=usage)
+        return Decision(False, out[1] - 1, _WHAT[out[2]], usage)
+
+    async def release(self, buckets: tuple[Bucket, ...]) -> None:
+        keys = [self._keys(b, 0)[2] for b in buckets if b.limits.concurrent]
+        if keys:
+            await self._release(keys=keys, args=[])
+
+    async def charge(self, buckets: tuple[Bucket, ...], window: int, tokens: int) -> None:
+        keys = [self._keys(b, window)[1] for b in buckets]
+        if keys and tokens:
+            await self._charge(keys=keys, args=[tokens, WINDOW_S * 2])
+
+    async def spend(self, name: str, day: str, month: str, micro_usd: int, tokens: int) -> None:
+        p = f"{self.prefix}budget:{name}"
+        if micro_usd:
+            await self._charge(keys=[f"{p}:usd:{day}"], args=[micro_usd, _BUDGET_TTL_S])
+        if tokens:
+            await self._charge(keys=[f"{p}:tok:{month}"], args=[tokens, _BUDGET_TTL_S])
+
+    async def spent(self, name: str, day: str, month: str) -> tuple[int, int]:
+        p = f"{self.prefix}budget:{name}"
+        usd, tok = await self.client.mget(f"{p}:usd:{day}", f"{p}:tok:{month}")
+        return int(usd or 0), int(tok or 0)
+
+    async def close(self) -> None:
+        await self.client.aclose()
