@@ -200,6 +200,8 @@ def _trace(request_id: str, ts: float, provider: str = "p") -> TraceRecord:
         response_payload=b"{}",
         response_id=f"resp_{request_id}",
         attempts=[{"provider": provider, "outcome": "served"}],
+        team="ops",
+        cost_usd=0.01,
     )
 
 
@@ -229,6 +231,8 @@ def test_trace_rows_are_written_in_batches_read_and_pruned(pg_dsn: str) -> None:
     usage = query.usage_summary(pg_dsn)
     assert [(u["provider"], u["requests"], u["cached_tokens"]) for u in usage] == [("p", 7, 35)]
     assert query.list_requests(pg_dsn, provider="q") == []
+    by_team = query.usage_summary(pg_dsn, by="team")
+    assert [(u["team"], u["requests"], u["cost_usd"]) for u in by_team] == [("ops", 7, 0.07)]
 
 
 def test_traces_command_reads_postgres(pg_dsn: str, tmp_path: Path) -> None:
