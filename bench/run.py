@@ -5,7 +5,9 @@
 
 Targets, all on loopback: the fake upstream called directly (the floor), a byte pass-through
 proxy on GodeX's own stack (the practical limit), GodeX with its default config (sessions and
-traces on), GodeX with both off, and LiteLLM's proxy (its /v1/responses bridge). The target
+traces on SQLite), the same config on PostgreSQL (a throwaway database on GODEX_BENCH_PG,
+default 127.0.0.1:5432; --no-postgres skips it), GodeX with both off, and LiteLLM's proxy (its
+/v1/responses bridge). The target
 under test is pinned to core 0; the upstream and the load generator to core 1.
 """
 
@@ -33,6 +35,9 @@ import aiohttp
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 UP, UP_PACED, PASS, GX, GX_LEAN, GX2, LITE = 18090, 18091, 18095, 18081, 18082, 18083, 18084
+GX_PG = 18085
+# The default config on PostgreSQL (sessions and traces) uses a throwaway database here.
+PG_SERVER = os.environ.get("GODEX_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 CHUNKS = 50
 TEXT = "tok " * CHUNKS
 CORE_TARGET, CORE_LOAD = "0", "1"
@@ -429,7 +434,7 @@ def agent_loop(port: int, quick: bool) -> dict[str, Any]:
 
 
 # -- orchestration --------------------------------------------------------------------------
-def godex_config(tmp: Path, port: int, upstream: int, lean: bool) -> Path:
+def godex_config(tmp: Path, port: int, upstream: int, lean: bool, pg: str | None = None) -> Path:
     cfg = tmp / f"godex-{port}.yaml"
     sessions = (
         "session: {enabled: false}"
@@ -439,6 +444,9 @@ def godex_config(tmp: Path, port: int, upstream: int, lean: bool) -> Path:
     trace = (
         "trace: {enabled: false}" if lean else f"trace: {{enabled: true, path: {tmp}/t{port}.db}}"
     )
+    if pg is not None:
+        sessions = f"session: {{backend: postgres, postgres: {{dsn: '{pg}'}}}}"
+        trace = f"trace: {{enabled: true, backend: postgres, postgres: {{dsn: '{pg}'}}}}"
     cfg.write_text(
         f"""server: {{host: 127.0.0.1, port: {port}, data_dir: {tmp}/data{port}}}
 default_provider: bench
@@ -530,12 +538,32 @@ def measure(t: Target, quick: bool, runs: int, seconds: float) -> dict[str, Any]
     return result
 
 
+class ThrowawayDatabase:
+    """A PostgreSQL database made for this run and dropped at its end."""
+
+    def __init__(self) -> None:
+        import psycopg
+
+        self.name = f"godex_bench_{os.urandom(4).hex()}"
+        self._psycopg = psycopg
+        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.name}"'.encode())
+        self.dsn = f"{PG_SERVER}/{self.name}"
+
+    def drop(self) -> None:
+        with self._psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'.encode())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--quick", action="store_true", help="short smoke run; skips LiteLLM")
     ap.add_argument("--no-litellm", action="store_true")
+    ap.add_argument(
+        "--no-postgres", action="store_true", help="skip the default config on PostgreSQL"
+    )
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install -y wrk")
@@ -569,6 +597,7 @@ def main() -> None:
         "targets": {},
     }
     direct = Target("direct", UP, "/chat/completions", responses=False)
+    pg: ThrowawayDatabase | None = None
     try:
         wait_ready(direct, 10)
         up_cpu0 = cpu_s(up.pid)
@@ -658,6 +687,16 @@ def main() -> None:
             results["agent_loop"] = agent_loop(GX, args.quick)
         finally:
             stop(ta.proc)
+        if not args.no_postgres:
+            # The default config with sessions and traces on PostgreSQL, beside SQLite above.
+            pg = ThrowawayDatabase()
+            tp = Target("godex_pg", GX_PG, "/v1/responses", responses=True)
+            start_godex(tp, godex_config(tmp, GX_PG, UP, False, pg.dsn), logs)
+            try:
+                results["targets"]["godex_pg"] = measure(tp, args.quick, runs, seconds)
+                results["agent_loop_pg"] = agent_loop(GX_PG, args.quick)
+            finally:
+                stop(tp.proc)
         if not (args.quick or args.no_litellm):
             lt = Target("litellm", LITE, "/v1/responses", responses=True)
             try:
@@ -671,6 +710,8 @@ def main() -> None:
     finally:
         stop(up)
         stop(paced)
+        if pg is not None:
+            pg.drop()
         out = HERE / "results" / (dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + ".json")
         out.parent.mkdir(exist_ok=True)
         out.write_text(json.dumps(results, indent=2))
@@ -737,11 +778,20 @@ def report(res: dict[str, Any]) -> str:
     lines.append(
         f"upstream CPU share while loaded directly: {res.get('upstream_cpu_share', 0):.0%}"
     )
-    loop = res.get("agent_loop")
+    for key, store in (("agent_loop", "SQLite"), ("agent_loop_pg", "PostgreSQL")):
+        loop = res.get(key)
+        if loop:
+            lines.extend(_loop_table(loop, store))
+    return "\n".join(lines)
+
+
+def _loop_table(loop: dict[str, Any], store: str) -> list[str]:
+    lines: list[str] = []
     if loop:
         floor = loop["upstream_turn_p50_ms"]
         lines.append(
-            f"\nagent loop, {loop['turns']} turns x {loop['loops']} (godex default config):"
+            f"\nagent loop, {loop['turns']} turns x {loop['loops']} "
+            f"(godex default config, sessions and traces on {store}):"
         )
         lines.append(
             "| transport | turn p50 ms | turn p95 ms | added per turn p50 ms | loop p50 ms |"
@@ -761,7 +811,7 @@ def report(res: dict[str, Any]) -> str:
                 f"{r['turn_p50_ms'] - floor:.2f} | {r['loop_p50_ms']:.1f} |"
             )
         lines.append(f"upstream alone, one streamed call: p50 {floor:.2f} ms")
-    return "\n".join(lines)
+    return lines
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The ``godex`` command: serve, init, config check/print, sessions prune, traces."""
+"""The ``godex`` command: serve, init, config check/print, sessions prune, traces, db."""
 
 from __future__ import annotations
 
@@ -110,7 +110,10 @@ def serve(
     from godex.server.runner import serve as run
 
     config, warnings = _load(config_path)
-    run(apply_overrides(config, host, port, log_level, workers=workers), warnings)
+    try:
+        run(apply_overrides(config, host, port, log_level, workers=workers), warnings)
+    except GodexError as exc:  # e.g. the shared store unreachable or a mismatched secret
+        _fail(f"godex: cannot start: {exc.code}: {exc.message}")
 
 
 def _spec_defaults(name: str) -> tuple[str, str, tuple[str, ...]]:
@@ -216,9 +219,12 @@ def config_check(config_path: str | None) -> None:
     for alias, target in cfg.models.aliases.items():
         echo(f"  {alias} -> {target}")
     sess = cfg.session
-    store = f"sqlite at {sess.sqlite_path}" if sess.backend == "sqlite" else "memory"
+    store = {"sqlite": f"sqlite at {sess.sqlite_path}", "postgres": "postgres"}.get(
+        sess.backend, sess.backend
+    )
     echo(f"sessions: {store if sess.enabled else 'off'}")
-    echo(f"traces: {'sqlite at ' + cfg.trace.path if cfg.trace.enabled else 'off'}")
+    traces = "postgres" if cfg.trace.backend == "postgres" else f"sqlite at {cfg.trace.path}"
+    echo(f"traces: {traces if cfg.trace.enabled else 'off'}")
     for warning in warnings:
         echo(f"warning: {warning}")
 
@@ -265,3 +271,66 @@ def sessions_prune(config_path: str | None, older_than: int | None) -> None:
     except GodexError as exc:
         _fail(f"{exc.code}: {exc.message}")
     click.echo(f"removed {removed} stored response(s)")
+
+
+@main.group()
+def db() -> None:
+    """The shared PostgreSQL schema (session.backend / trace.backend: postgres)."""
+
+
+def _pg_components(cfg: GodexConfig) -> dict[str, dict[str, list[str]]]:
+    """Each PostgreSQL database the config uses -> its components and their migrations."""
+    from godex import postgres_db
+    from godex.sessions.postgres import MIGRATIONS as SESSION_MIGRATIONS
+    from godex.trace.postgres import MIGRATIONS as TRACE_MIGRATIONS
+
+    grouped: dict[str, dict[str, list[str]]] = {}
+    sess, trace = cfg.session, cfg.trace
+    if sess.enabled and sess.backend == "postgres" and sess.postgres.dsn:
+        comps = grouped.setdefault(sess.postgres.dsn, {"core": postgres_db.CORE_MIGRATIONS})
+        comps["sessions"] = SESSION_MIGRATIONS
+    if trace.enabled and trace.backend == "postgres" and trace.postgres.dsn:
+        comps = grouped.setdefault(trace.postgres.dsn, {"core": postgres_db.CORE_MIGRATIONS})
+        comps["traces"] = TRACE_MIGRATIONS
+    if not grouped:
+        _fail("no PostgreSQL backend configured (session.backend / trace.backend: postgres)")
+    return grouped
+
+
+@db.command("migrate")
+@_config_option
+def db_migrate(config_path: str | None) -> None:
+    """Apply pending schema migrations (GodeX also does this at start)."""
+    from godex import postgres_db
+
+    cfg, _ = _load(config_path)
+    try:
+        for dsn, comps in _pg_components(cfg).items():
+            with postgres_db.connect(dsn) as conn:
+                for name, steps in comps.items():
+                    applied = postgres_db.migrate(conn, name, steps)
+                    click.echo(f"{name}: version {len(steps)} ({applied} applied)")
+    except GodexError as exc:
+        _fail(f"{exc.code}: {exc.message}")
+
+
+@db.command("status")
+@_config_option
+def db_status(config_path: str | None) -> None:
+    """Show each component's schema version; exit 1 when a migration is pending."""
+    from godex import postgres_db
+
+    cfg, _ = _load(config_path)
+    pending = False
+    try:
+        for dsn, comps in _pg_components(cfg).items():
+            with postgres_db.connect(dsn) as conn:
+                for name, version in postgres_db.status(conn, comps).items():
+                    latest = len(comps[name])
+                    state = "up to date" if version == latest else "PENDING"
+                    pending = pending or version != latest
+                    click.echo(f"{name}: version {version} of {latest} ({state})")
+    except GodexError as exc:
+        _fail(f"{exc.code}: {exc.message}")
+    if pending:
+        sys.exit(1)

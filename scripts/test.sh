@@ -9,6 +9,17 @@ venv="$("${PYTHON:-python3}" scripts/bootstrap.py --dev)"
 export PATH="$venv/bin:$PATH" VIRTUAL_ENV="$venv"
 PY="$venv/bin/python"
 bash scripts/install_codex.sh >/dev/null
+# The PostgreSQL suites need a server at 127.0.0.1:5432 (trust auth, user postgres); the tests make
+# and drop their own throwaway database. Start the local cluster when it is down.
+# A machine without them still runs the gates (the PostgreSQL tests then fail, saying why).
+if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start \
+    || echo "warning: could not start PostgreSQL" >&2
+  for _ in $(seq 50); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done
+fi
+# The multi-instance suite (tests/multi) puts a real HAProxy in front of two GodeX processes.
+command -v haproxy >/dev/null || apt-get install -y -qq haproxy >/dev/null 2>&1 \
+  || echo "warning: haproxy is missing (apt-get install -y haproxy); tests/multi needs it" >&2
 # The limits tests use a real Redis at 127.0.0.1:6379 (each test under its own key prefix).
 if ! command -v redis-server >/dev/null; then
   echo "warning: redis-server is not installed; the Redis limits tests will fail (apt-get install redis-server)" >&2

@@ -39,7 +39,10 @@ from godex.config.keys import (
 
 DEFAULT_PORT = 5678
 DAY = 86400
-BACKENDS = ("sqlite", "memory")
+BACKENDS = ("sqlite", "memory", "postgres")
+TRACE_BACKENDS = ("sqlite", "postgres")
+# Backends all instances of a deployment share: the sealing secret and pruner lease live there.
+SHARED_BACKENDS = ("postgres",)
 WEB_SEARCH_MODES = ("auto", "provider_native", "godex_managed", "disabled")
 # Header names whose values `config print` masks.
 SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie", re.I)
@@ -161,20 +164,46 @@ class ResilienceConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class PostgresConfig:
+    """A PostgreSQL database several GodeX instances share."""
+
+    # libpq connection string or URL; may hold a password, so it is masked in print-outs.
+    dsn: str | None = key(None, _OPT_STR, secret=True)
+    pool_size: int = key(10, _POSITIVE)  # connections per instance
+    # Server-side cap on one statement, and (plus a margin) the client-side bound of a call.
+    statement_timeout_s: float = key(5.0, Seconds(), yaml="statement_timeout")
+
+
+@dataclass(frozen=True, slots=True)
+class TracePostgresConfig:
+    dsn: str | None = key(None, _OPT_STR, secret=True)
+
+
+@dataclass(frozen=True, slots=True)
 class SessionConfig:
     enabled: bool = key(True, _BOOL)
     backend: str = key("sqlite", Choice("backend", *BACKENDS))
     sqlite_path: str = key(
         "./data/sessions.db", _STR, yaml="sqlite.path", in_data_dir="sessions.db"
     )
+    postgres: PostgresConfig = field(default_factory=PostgresConfig, metadata=sub(PostgresConfig))
     ttl_s: int | None = key(30 * DAY, Duration(), yaml="ttl")
     max_depth: int = key(1000, _POSITIVE)
+
+    @property
+    def shared(self) -> bool:
+        """The store is one every instance of a deployment reaches (not a local file)."""
+        return self.enabled and self.backend in SHARED_BACKENDS
 
 
 @dataclass(frozen=True, slots=True)
 class TraceConfig:
     enabled: bool = key(True, _BOOL)
+    backend: str = key("sqlite", Choice("backend", *TRACE_BACKENDS))
     path: str = key("./data/trace.db", _STR, in_data_dir="trace.db")
+    postgres: TracePostgresConfig = field(
+        default_factory=TracePostgresConfig, metadata=sub(TracePostgresConfig)
+    )
     max_queue_size: int = key(10_000, _POSITIVE)
     flush_interval_ms: int = key(1000, _POSITIVE)
     batch_size: int = key(100, _POSITIVE)

@@ -36,8 +36,11 @@ def load_secret(config: GodexConfig) -> bytes:
     """The HMAC secret for encrypted_content: configured, or created once under data_dir.
 
     Kept in a file so restarts and every worker process share it: a blob sealed by one
-    worker must open in another.
+    worker must open in another. With a shared session backend it is kept there instead, so
+    every instance of the deployment shares it (and one with a different secret is refused).
     """
+    if config.session.shared:
+        return _shared_secret(config)
     if config.server.secret:
         return config.server.secret.encode()
     path = Path(config.server.data_dir) / "secret"
@@ -57,6 +60,16 @@ def load_secret(config: GodexConfig) -> bytes:
     finally:
         tmp.unlink(missing_ok=True)
     return path.read_bytes().strip()
+
+
+def _shared_secret(config: GodexConfig) -> bytes:
+    from godex import postgres_db  # a SQLite deployment never loads the PostgreSQL driver
+
+    pg = config.session.postgres
+    dsn = postgres_db.require_dsn(pg.dsn, "session.postgres.dsn")
+    with postgres_db.connect(dsn, max(10.0, pg.statement_timeout_s)) as conn:
+        postgres_db.migrate(conn, "core", postgres_db.CORE_MIGRATIONS)
+        return postgres_db.shared_secret(conn, config.server.secret)
 
 
 @dataclass(slots=True)

@@ -38,6 +38,8 @@ _COMPACT = _RESPONSES + "/compact"
 _MESSAGES = "/v1/messages"
 _COUNT_TOKENS = _MESSAGES + "/count_tokens"
 _CHAT = "/v1/chat/completions"
+MAINTENANCE_INTERVAL_S = 300.0
+STORE_PROBE_INTERVAL_S = 1.0
 
 
 class GodexApp:
@@ -74,30 +76,43 @@ class GodexApp:
         )
         self.state.metrics.watch_breakers(self._breaker_states)
         if sessions is not None:
-            state.extra["maintenance"] = asyncio.get_running_loop().create_task(self._maintenance())
+            loop = asyncio.get_running_loop()
+            state.extra["maintenance"] = loop.create_task(self._maintenance())
+            state.extra["store_watch"] = loop.create_task(self._watch_store())
         for rt in state.router.runtimes.values():
             if rt.unavailable_reason:
                 log.warning("provider_unavailable", provider=rt.name, reason=rt.unavailable_reason)
 
     async def _maintenance(self) -> None:
-        """Background upkeep: session retention and the store-size gauge."""
+        """Background upkeep: session retention (on one instance of a shared store at a time,
+        the holder of the ``prune`` lease) and the store-size gauge."""
         sessions = self.services.sessions
         assert sessions is not None
         ttl = self.services.config.session.ttl_s
         while True:
             try:
-                if ttl:
+                if ttl and await sessions.lead("prune", 2 * MAINTENANCE_INTERVAL_S):
                     await sessions.prune(int(time.time()) - ttl)
                 self.services.extra["session_count"] = await sessions.count()
             except Exception:
                 log.exception("session_maintenance_failed")
-            await asyncio.sleep(300)
+            await asyncio.sleep(MAINTENANCE_INTERVAL_S)
+
+    async def _watch_store(self) -> None:
+        """Keep ``store_up`` (what /health and /ready report) current: the store reconnects
+        on its own, and this notices when it is back."""
+        sessions = self.services.sessions
+        assert sessions is not None
+        while True:
+            self.services.extra["store_up"] = await sessions.ping()
+            await asyncio.sleep(STORE_PROBE_INTERVAL_S)
 
     async def shutdown(self) -> None:
         state = self.services
-        task = state.extra.pop("maintenance", None)
-        if isinstance(task, asyncio.Task):
-            task.cancel()
+        for name in ("maintenance", "store_watch"):
+            task = state.extra.pop(name, None)
+            if isinstance(task, asyncio.Task):
+                task.cancel()
         await state.transport.close()
         if state.sessions is not None:
             await state.sessions.close()

@@ -16,4 +16,9 @@ def open_store(cfg: SessionConfig) -> SessionStore | None:
         return MemoryStore()
     if cfg.backend == "sqlite":
         return SqliteStore(cfg.sqlite_path)
+    if cfg.backend == "postgres":
+        # Imported here: a SQLite deployment never loads the PostgreSQL driver.
+        from godex.sessions.postgres import PostgresStore
+
+        return PostgresStore(cfg.postgres)
     raise ConfigError(f"session.backend: unknown backend {cfg.backend!r}", code="config.invalid")

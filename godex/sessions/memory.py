@@ -77,5 +77,11 @@ class MemoryStore:
     async def count(self) -> int:
         return len(self._data)
 
+    async def lead(self, task: str, ttl_s: float) -> bool:
+        return True  # a local store has one host's instances on it; each may prune
+
+    async def ping(self) -> bool:
+        return True
+
     async def close(self) -> None:
         self._data.clear()

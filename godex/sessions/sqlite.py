@@ -261,6 +261,12 @@ class SqliteStore:
         row = await self._run(lambda db: db.execute("SELECT COUNT(*) FROM responses").fetchone())
         return int(row[0])
 
+    async def lead(self, task: str, ttl_s: float) -> bool:
+        return True  # a local store has one host's instances on it; each may prune
+
+    async def ping(self) -> bool:
+        return True
+
     async def close(self) -> None:
         def shut(db: sqlite3.Connection) -> None:
             db.close()

@@ -43,6 +43,10 @@ def _db(config_path: str | None, db: str | None) -> str:
         cfg, _ = load_config(config_path)
     except ConfigProblems as exc:
         raise click.ClickException("; ".join(exc.problems)) from exc
+    if cfg.trace.backend == "postgres":
+        if not cfg.trace.postgres.dsn:
+            raise click.ClickException("trace.postgres.dsn is not set")
+        return cfg.trace.postgres.dsn
     return cfg.trace.path
 
 
@@ -71,7 +75,7 @@ def _table(rows: list[list[str]], header: list[str]) -> None:
 _common = [
     click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config file."),
     click.option(
-        "--db", type=click.Path(dir_okay=False), help="Trace database (overrides config)."
+        "--db", help="Trace database: a SQLite file or a postgresql:// URL (overrides config)."
     ),
     click.option("--json", "as_json", is_flag=True, help="Machine-readable output."),
 ]

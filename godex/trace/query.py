@@ -1,21 +1,70 @@
-"""Read the trace database: recent requests, one request, usage per provider/model."""
+"""Read the trace database (SQLite or PostgreSQL): recent requests, one request, usage per
+provider/model. Every function takes the source as a SQLite path or a PostgreSQL URL."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from godex.errors import NotFoundError
 
 
-def _open(path: str) -> sqlite3.Connection:
-    if not Path(path).is_file():
-        raise NotFoundError(f"no trace database at {path}", code="server.trace_db_missing")
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    conn.row_factory = sqlite3.Row
-    return conn
+class Reader(Protocol):
+    def rows(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
+    def close(self) -> None: ...
+
+
+class _SqliteReader:
+    def __init__(self, path: str) -> None:
+        if not Path(path).is_file():
+            raise NotFoundError(f"no trace database at {path}", code="server.trace_db_missing")
+        self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        self.db.row_factory = sqlite3.Row
+
+    def rows(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.execute(sql, tuple(args))]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class _PostgresReader:
+    def __init__(self, dsn: str) -> None:
+        from godex import postgres_db  # only a postgres deployment loads the driver
+
+        self.db = postgres_db.connect(dsn)
+
+    def rows(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        # The queries here are written with '?' and hold no other '?' or '%'.
+        cur = self.db.execute(sql.replace("?", "%s").encode(), tuple(args))
+        names = [d.name for d in cur.description or ()]
+        return [{**dict(zip(names, row, strict=True)), **_bytes(names, row)} for row in cur]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _bytes(names: list[str], row: Sequence[Any]) -> dict[str, Any]:
+    # BYTEA arrives as memoryview; the readers agree on bytes.
+    return {n: bytes(v) for n, v in zip(names, row, strict=True) if isinstance(v, memoryview)}
+
+
+def is_dsn(source: str) -> bool:
+    return source.startswith(("postgres://", "postgresql://"))
+
+
+@contextmanager
+def _open(source: str) -> Iterator[Reader]:
+    """``source``: a SQLite file, or a PostgreSQL URL (``trace.backend: postgres``)."""
+    reader: Reader = _PostgresReader(source) if is_dsn(source) else _SqliteReader(source)
+    try:
+        yield reader
+    finally:
+        reader.close()
 
 
 def list_requests(
@@ -31,22 +80,23 @@ def list_requests(
     where, args = _filters(model, provider, status, since_ts, until_ts)
     sql = f"SELECT * FROM requests {where} ORDER BY ts DESC LIMIT ?"
     with _open(path) as db:
-        return [_clean(dict(r)) for r in db.execute(sql, (*args, limit))]
+        return [_clean(r) for r in db.rows(sql, (*args, limit))]
 
 
 def get_request(path: str, request_id: str) -> dict[str, Any] | None:
     with _open(path) as db:
-        row = db.execute(
+        found = db.rows(
             "SELECT * FROM requests WHERE request_id = ? OR response_id = ?",
             (request_id, request_id),
-        ).fetchone()
-        if row is None:
+        )
+        if not found:
             return None
-        out = _clean(dict(row))
-        payload = db.execute(
-            "SELECT request, response FROM payloads WHERE request_id = ?", (row["request_id"],)
-        ).fetchone()
-        if payload is not None:
+        out = _clean(found[0])
+        payloads = db.rows(
+            "SELECT request, response FROM payloads WHERE request_id = ?", (out["request_id"],)
+        )
+        if payloads:
+            payload = payloads[0]
             out["request_payload"] = _text(payload["request"])
             out["response_payload"] = _text(payload["response"])
         return out
@@ -72,15 +122,12 @@ def usage_summary(
     """Totals per group: ``model`` (provider/model), ``provider``, ``key`` (name) or ``team``."""
     where, args = _filters(None, None, None, since_ts, until_ts)
     with _open(path) as db:
-        rows = [
-            dict(r)
-            for r in db.execute(
-                f"SELECT provider, upstream_model, client_key_id, team, cost_usd, duration_ms, "
-                f"input_tokens, cached_tokens, output_tokens, reasoning_tokens, total_tokens, "
-                f"status FROM requests {where}",
-                args,
-            )
-        ]
+        rows = db.rows(
+            f"SELECT provider, upstream_model, client_key_id, team, cost_usd, duration_ms, "
+            f"input_tokens, cached_tokens, output_tokens, reasoning_tokens, total_tokens, "
+            f"status FROM requests {where}",
+            args,
+        )
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault(_group(r, by), []).append(r)

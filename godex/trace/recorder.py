@@ -12,24 +12,21 @@ import json
 import threading
 import time
 from collections import deque
-from typing import Any
+from typing import Any, Protocol
 
 from godex.config.schema import TraceConfig
 from godex.logging import get_logger
 from godex.trace.record import TraceRecord
 from godex.trace.redact import capture
+from godex.trace.schema import COLUMNS as _COLUMNS
 from godex.trace.schema import connect
 
 log = get_logger("godex.trace")
 
-_COLUMNS = (
-    "request_id, ts, route, method, http_status, client_key_id, requested_model, provider, "
-    "upstream_model, stream, status, error_code, error_message, upstream_message, duration_ms, "
-    "upstream_first_byte_ms, first_client_byte_ms, input_tokens, cached_tokens, output_tokens, "
-    "reasoning_tokens, total_tokens, event_count, terminal_event, diagnostics, response_id, "
-    "attempts, team, cost_usd"
-)
 _INSERT = f"INSERT OR REPLACE INTO requests ({_COLUMNS}) VALUES ({','.join('?' * 29)})"
+
+
+SINK_RETRY_S = 5.0
 
 
 class NoopRecorder:
@@ -96,70 +93,118 @@ class TraceRecorder:
         self._thread = None
 
     # -- writer thread --------------------------------------------------------------------
+    def _open(self) -> TraceSink:
+        if self.cfg.backend == "postgres":
+            from godex.trace.postgres import PostgresSink  # only a postgres deployment loads it
+
+            return PostgresSink(self.cfg)
+        return SqliteSink(self.cfg.path)
+
     def _run(self) -> None:
-        try:
-            db = connect(self.cfg.path)
-        except Exception:
-            log.exception("trace_db_unavailable", path=self.cfg.path)
+        sink = self._open_sink()
+        if sink is None:
             return
         interval = max(0.01, self.cfg.flush_interval_ms / 1000)
         try:
             while True:
                 self._wake.wait(interval)
                 self._wake.clear()
-                self._drain(db)
-                self._retention(db)
+                self._drain(sink)
+                self._retention(sink)
                 if self._stopping:
-                    self._drain(db)  # whatever arrived while the last batch was written
+                    self._drain(sink)  # whatever arrived while the last batch was written
                     return
         finally:
-            db.close()
+            sink.close()
 
-    def _drain(self, db: Any) -> None:
+    def _open_sink(self) -> TraceSink | None:
+        while True:
+            try:
+                return self._open()
+            except Exception:
+                log.exception("trace_db_unavailable", backend=self.cfg.backend)
+            # A shared database may come back: keep trying (records queue up, bounded, in the
+            # meantime). A local file that cannot be opened will not fix itself.
+            if self.cfg.backend != "postgres" or self._stopping:
+                return None
+            self._wake.wait(SINK_RETRY_S)
+            self._wake.clear()
+            if self._stopping:
+                return None
+
+    def _drain(self, sink: TraceSink) -> None:
         buf = self._buf
         size = max(1, self.cfg.batch_size)
         while buf:
             batch: list[TraceRecord] = []
             while buf and len(batch) < size:
                 batch.append(buf.popleft())
-            self._write(db, batch)
+            self._write(sink, batch)
 
-    def _write(self, db: Any, batch: list[TraceRecord]) -> None:
+    def _write(self, sink: TraceSink, batch: list[TraceRecord]) -> None:
         if not batch:
             return
         limit = self.cfg.payload_max_bytes
-        try:
-            db.execute("BEGIN")
-            db.executemany(_INSERT, [_row(r) for r in batch])
-            if self.cfg.capture_payload:
-                db.executemany(
-                    "INSERT OR REPLACE INTO payloads VALUES (?,?,?)",
-                    [
-                        (
-                            r.request_id,
-                            capture(r.request_payload, limit),
-                            capture(r.response_payload, limit),
-                        )
-                        for r in batch
-                        if r.request_payload is not None or r.response_payload is not None
-                    ],
+        payloads = (
+            [
+                (
+                    r.request_id,
+                    capture(r.request_payload, limit),
+                    capture(r.response_payload, limit),
                 )
-            db.execute("COMMIT")
+                for r in batch
+                if r.request_payload is not None or r.response_payload is not None
+            ]
+            if self.cfg.capture_payload
+            else []
+        )
+        try:
+            sink.write([_row(r) for r in batch], payloads)
             self.written += len(batch)
         except Exception:
-            db.execute("ROLLBACK")
             log.exception("trace_write_failed", records=len(batch))
 
-    def _retention(self, db: Any) -> None:
+    def _retention(self, sink: TraceSink) -> None:
         keep = self.cfg.retention_s
         now = time.time()
         if keep is None or now - self._last_retention < 60:
             return
         self._last_retention = now
         try:
-            db.execute("DELETE FROM requests WHERE ts < ?", (now - keep,))
+            sink.prune(now - keep)
         except Exception:
             log.exception("trace_retention_failed")
+
+
+class TraceSink(Protocol):
+    """Where the writer thread puts batches (on that thread only)."""
+
+    def write(self, rows: list[tuple[Any, ...]], payloads: list[tuple[Any, ...]]) -> None: ...
+    def prune(self, before_ts: float) -> None: ...
+    def close(self) -> None: ...
+
+
+class SqliteSink:
+    def __init__(self, path: str) -> None:
+        self.db = connect(path)
+
+    def write(self, rows: list[tuple[Any, ...]], payloads: list[tuple[Any, ...]]) -> None:
+        db = self.db
+        db.execute("BEGIN")
+        try:
+            db.executemany(_INSERT, rows)
+            if payloads:
+                db.executemany("INSERT OR REPLACE INTO payloads VALUES (?,?,?)", payloads)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def prune(self, before_ts: float) -> None:
+        self.db.execute("DELETE FROM requests WHERE ts < ?", (before_ts,))
+
+    def close(self) -> None:
+        self.db.close()
 
 
 def _row(r: TraceRecord) -> tuple[Any, ...]:

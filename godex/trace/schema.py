@@ -51,6 +51,14 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
+COLUMNS = (
+    "request_id, ts, route, method, http_status, client_key_id, requested_model, provider, "
+    "upstream_model, stream, status, error_code, error_message, upstream_message, duration_ms, "
+    "upstream_first_byte_ms, first_client_byte_ms, input_tokens, cached_tokens, output_tokens, "
+    "reasoning_tokens, total_tokens, event_count, terminal_event, diagnostics, response_id, "
+    "attempts, team, cost_usd"
+)
+
 
 def connect(path: str) -> sqlite3.Connection:
     return sqlite_db.connect(path, MIGRATIONS)

@@ -104,9 +104,11 @@ def test_every_key_declared_secret_is_masked_in_the_print_out(tmp_path: Path) ->
         "AuthConfig.admin_keys",
         "AuthConfig.keys",
         "LimitsConfig.redis_url",
+        "PostgresConfig.dsn",  # a DSN may carry the database password
         "ProviderConfig.api_key",
         "ServerConfig.api_keys",
         "ServerConfig.secret",
+        "TracePostgresConfig.dsn",
         "WebSearchBackendConfig.api_key",
     ]
     cfg, _ = _load(
@@ -114,7 +116,9 @@ def test_every_key_declared_secret_is_masked_in_the_print_out(tmp_path: Path) ->
         "server: {api_keys: [cli-Secret-1], secret: seal-Secret-2}\n"
         "providers: {d: {spec: deepseek, credentials: {api_key: up-Secret-3}}}\n"
         "web_search: {mode: godex_managed, backend: {type: zhipu, api_key: ws-Secret-4}}\n"
-        "auth: {admin_keys: [adm-Secret-5], keys: [{name: a, key: key-Secret-6}]}\n",
+        "auth: {admin_keys: [adm-Secret-5], keys: [{name: a, key: key-Secret-6}]}\n"
+        "session: {backend: postgres, postgres: {dsn: 'postgresql://g:pg-Secret-7@db/g'}}\n"
+        "trace: {backend: postgres, postgres: {dsn: 'postgresql://g:pg-Secret-8@db/g'}}\n",
     )
     printed = yaml.safe_dump(redacted_dict(cfg))
     assert "Secret-" not in printed

@@ -1,4 +1,4 @@
-"""Session stores (SQLite and memory) and chain resolution."""
+"""Session stores (SQLite, memory and PostgreSQL) and chain resolution."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ import pytest
 from click.testing import CliRunner
 
 from godex.cli import main
-from godex.config.schema import SessionConfig
+from godex.config.schema import PostgresConfig, SessionConfig
 from godex.errors import GodexError
 from godex.sessions.chain import chain_history, load_chain, resolve_item
 from godex.sessions.factory import open_store
 from godex.sessions.maintenance import prune_expired
 from godex.sessions.memory import MemoryStore
+from godex.sessions.postgres import PostgresStore
 from godex.sessions.sqlite import SqliteStore
 from godex.sessions.store import SessionStore, StoredResponse
 
@@ -48,11 +49,16 @@ def rec(
     )
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "memory", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SessionStore]:
-    s: SessionStore = (
-        SqliteStore(str(tmp_path / "s.db")) if request.param == "sqlite" else MemoryStore()
-    )
+    s: SessionStore
+    if request.param == "sqlite":
+        s = SqliteStore(str(tmp_path / "s.db"))
+    elif request.param == "postgres":
+        dsn = request.getfixturevalue("pg_dsn")
+        s = PostgresStore(PostgresConfig(dsn=dsn))
+    else:
+        s = MemoryStore()
     yield s
     await s.close()
 
@@ -128,9 +134,23 @@ async def test_chain_errors(store: SessionStore) -> None:
         await store.put(rec(f"d{i}", prev))
         prev = f"d{i}"
     assert len(await load_chain(store, "d5", 6)) == 6
+    assert [r.id for r in await store.load_chain("d5", 2)] == ["d5", "d4", "d3"]
     with pytest.raises(GodexError) as deep:
         await load_chain(store, "d5", 5)
     assert deep.value.code == "session.chain_too_deep"
+
+
+async def test_stored_bytes_come_back_as_written(store: SessionStore) -> None:
+    r = rec("raw")
+    r.response_json = b'{"id":"raw","object":"response","output":[],"extra":"\xc3\xa9"}'
+    r.replay = b"\x00\x01replay-log"
+    r.reasoning = {"rs_1": "thinking"}
+    await store.put(r)
+    got = await store.get("raw")
+    assert got is not None and got.reasoning == {"rs_1": "thinking"}
+    assert got.replay == b"\x00\x01replay-log"
+    if not isinstance(store, MemoryStore):  # memory keeps the record, not the encoding
+        assert got.response["extra"] == "\u00e9" and got.output_items == []
 
 
 async def test_sqlite_survives_reopen(tmp_path: Path) -> None:

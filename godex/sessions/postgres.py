@@ -1,0 +1,375 @@
+"""PostgreSQL store: stored responses every GodeX instance of a deployment shares.
+
+psycopg 3 with its async pool serves the request path; the same driver's synchronous side
+migrates the schema at start, keeps the shared secret and runs the trace writer thread, so
+one driver covers both. Every call is bounded (pool wait plus statement) and any database
+trouble surfaces as ``session.store_unavailable`` (503); the pool reconnects on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import msgspec
+import psycopg
+import psycopg_pool
+
+from godex import postgres_db
+from godex.config.schema import PostgresConfig
+from godex.logging import get_logger
+from godex.postgres_db import LEASE_SQL, StoreUnavailable, unavailable
+from godex.sessions.store import KeyRecord, Order, StoredResponse, page, with_ids
+
+T = TypeVar("T")
+log = get_logger("godex.sessions")
+_enc = msgspec.json.Encoder().encode
+_dec = msgspec.json.Decoder().decode
+# A margin over statement_timeout: the server gives up first and says why.
+_CLIENT_MARGIN_S = 1.0
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE responses (
+        id TEXT PRIMARY KEY,
+        previous_response_id TEXT,
+        created_at BIGINT NOT NULL,
+        status TEXT NOT NULL,
+        model TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        upstream_model TEXT NOT NULL,
+        input_items BYTEA NOT NULL,
+        response BYTEA NOT NULL,
+        reasoning BYTEA NOT NULL,
+        replay BYTEA,
+        owner TEXT
+    );
+    CREATE INDEX responses_created ON responses(created_at);
+    CREATE TABLE keys (
+        key_sha256 TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        team TEXT,
+        policy BYTEA NOT NULL,
+        created_at BIGINT NOT NULL,
+        revoked_at BIGINT
+    );
+    CREATE INDEX keys_name ON keys(name);
+    """,
+]
+
+_COLUMNS = (
+    "id, previous_response_id, created_at, status, model, provider, upstream_model, "
+    "input_items, response, reasoning, replay, owner"
+)
+_UPDATE = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS.split(", ")[1:])
+_INSERT = (
+    f"INSERT INTO responses ({_COLUMNS}) VALUES ({', '.join(['%s'] * 12)}) "
+    f"ON CONFLICT (id) DO UPDATE SET {_UPDATE}"
+)
+# The whole chain in one round trip, nearest first; the depth bound ends a cycle and the
+# caller stops at the first repeated id.
+# An owner of NULL matches every record: admins, or client keys off.
+_OWNED = "(%(owner)s::text IS NULL OR owner = %(owner)s::text)"
+_CHAIN = f"""
+WITH RECURSIVE chain(id, depth) AS (
+    SELECT id, 0 FROM responses WHERE id = %(id)s AND {_OWNED}
+    UNION
+    SELECT r.previous_response_id, chain.depth + 1
+    FROM responses r JOIN chain ON r.id = chain.id
+    WHERE r.previous_response_id IS NOT NULL AND chain.depth < %(depth)s
+      AND {_OWNED.replace("owner =", "r.owner =")}
+)
+SELECT {_COLUMNS} FROM responses JOIN chain USING (id) WHERE {_OWNED} ORDER BY chain.depth
+"""
+_KEY_COLUMNS = "key_sha256, name, team, policy, created_at, revoked_at"
+_PUT_KEY = (
+    f"INSERT INTO keys ({_KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (key_sha256) DO UPDATE SET name = EXCLUDED.name, team = EXCLUDED.team, "
+    "policy = EXCLUDED.policy, created_at = EXCLUDED.created_at, revoked_at = EXCLUDED.revoked_at"
+)
+
+
+def instance_id() -> str:
+    """Who holds a lease: unique per process, readable in the database."""
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+
+
+def prepare(dsn: str, timeout_s: float = 10.0) -> None:
+    """Apply the core and session migrations (at start, before serving)."""
+    with postgres_db.connect(dsn, timeout_s) as conn:
+        postgres_db.migrate(conn, "core", postgres_db.CORE_MIGRATIONS)
+        postgres_db.migrate(conn, "sessions", MIGRATIONS)
+
+
+class PostgresStore:
+    def __init__(self, cfg: PostgresConfig, *, migrate: bool = True) -> None:
+        self.dsn = postgres_db.require_dsn(cfg.dsn, "session.postgres.dsn")
+        self.timeout_s = cfg.statement_timeout_s + _CLIENT_MARGIN_S
+        if migrate:
+            prepare(self.dsn, max(self.timeout_s, 10.0))
+        self.holder = instance_id()
+        self.up = True
+        self._pool = psycopg_pool.AsyncConnectionPool(
+            self.dsn,
+            min_size=1,
+            max_size=max(1, cfg.pool_size),
+            open=False,
+            timeout=self.timeout_s,
+            kwargs=postgres_db.connect_kwargs(self.dsn, cfg.statement_timeout_s, lazy_commit=True),
+            name="godex-sessions",
+        )
+        self._opened = False
+        self._open_lock = asyncio.Lock()
+        self._pending: list[tuple[tuple[Any, ...], asyncio.Future[None]]] = []
+        self._flushing = False
+
+    async def _run(
+        self, what: str, fn: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]
+    ) -> T:
+        if not self._opened:
+            async with self._open_lock:  # calls racing in at start open the pool once
+                if not self._opened:
+                    await self._pool.open(wait=False)
+                    self._opened = True
+        try:
+            result = await asyncio.wait_for(self._attempt(fn), self.timeout_s)
+        except StoreUnavailable:
+            self._down(what)
+            raise
+        except (TimeoutError, psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            self._down(what)
+            raise unavailable(what, exc) from exc
+        if not self.up:
+            log.info("session_store_up")
+        self.up = True
+        return result
+
+    async def _attempt(self, fn: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
+        try:
+            async with self._pool.connection() as conn:
+                return await fn(conn)
+        except psycopg_pool.PoolTimeout:
+            raise  # no connection to be had: nothing to retry on
+        except psycopg.OperationalError:
+            # The server dropped connections (restart, pg_terminate_backend): its siblings in
+            # the pool are likely dead too. Weed them out and, every call being idempotent,
+            # try once more on a fresh connection.
+            await self._pool.check()
+            async with self._pool.connection() as conn:
+                return await fn(conn)
+
+    def _down(self, what: str) -> None:
+        if self.up:
+            log.warning("session_store_down", operation=what)
+        self.up = False
+
+    async def put(self, rec: StoredResponse) -> None:
+        rec.input_items = with_ids(rec.input_items)
+        row = (
+            rec.id,
+            rec.previous_response_id,
+            rec.created_at,
+            rec.status,
+            rec.model,
+            rec.provider,
+            rec.upstream_model,
+            _enc(rec.input_items),
+            rec.response_json if rec.response_json is not None else _enc(rec.response),
+            _enc(rec.reasoning),
+            rec.replay,
+            rec.owner,
+        )
+
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((row, fut))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+        await fut
+
+    async def _flush(self) -> None:
+        """Group commit: puts that arrive while a write is in flight go out together in the
+        next transaction, so under load a commit (and its fsync) is paid per batch."""
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                rows = [row for row, _ in batch]
+
+                async def run(conn: psycopg.AsyncConnection[Any], rows: Any = rows) -> None:
+                    async with conn.transaction(), conn.cursor() as cur:
+                        await cur.executemany(_INSERT, rows)
+
+                try:
+                    await self._run("put", run)
+                except Exception as exc:
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    continue
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_result(None)
+        finally:
+            self._flushing = False
+
+    async def get(self, response_id: str, *, owner: str | None = None) -> StoredResponse | None:
+        async def run(conn: psycopg.AsyncConnection[Any]) -> Any:
+            cur = await conn.execute(
+                f"SELECT {_COLUMNS} FROM responses WHERE id = %(id)s AND {_OWNED}",
+                {"id": response_id, "owner": owner},
+            )
+            return await cur.fetchone()
+
+        row = await self._run("get", run)
+        return None if row is None else _record(row)
+
+    async def load_chain(
+        self, response_id: str, max_depth: int, *, owner: str | None = None
+    ) -> list[StoredResponse]:
+        async def run(conn: psycopg.AsyncConnection[Any]) -> list[Any]:
+            cur = await conn.execute(
+                _CHAIN, {"id": response_id, "depth": max_depth, "owner": owner}
+            )
+            return await cur.fetchall()
+
+        chain: list[StoredResponse] = []
+        seen: set[str] = set()
+        for row in await self._run("load_chain", run):
+            if row[0] in seen:
+                break
+            seen.add(row[0])
+            chain.append(_record(row))
+        return chain
+
+    async def delete(self, response_id: str, *, owner: str | None = None) -> bool:
+        async def run(conn: psycopg.AsyncConnection[Any]) -> int:
+            cur = await conn.execute(
+                f"DELETE FROM responses WHERE id = %(id)s AND {_OWNED}",
+                {"id": response_id, "owner": owner},
+            )
+            return cur.rowcount
+
+        return await self._run("delete", run) > 0
+
+    async def list_input_items(
+        self,
+        response_id: str,
+        *,
+        after: str | None,
+        limit: int,
+        order: Order,
+        owner: str | None = None,
+    ) -> dict[str, Any] | None:
+        async def run(conn: psycopg.AsyncConnection[Any]) -> Any:
+            cur = await conn.execute(
+                f"SELECT input_items FROM responses WHERE id = %(id)s AND {_OWNED}",
+                {"id": response_id, "owner": owner},
+            )
+            return await cur.fetchone()
+
+        row = await self._run("list_input_items", run)
+        return None if row is None else page(_dec(row[0]), after, limit, order)
+
+    async def put_key(self, rec: KeyRecord) -> None:
+        row = (rec.key_sha256, rec.name, rec.team, _enc(rec.policy), rec.created_at,
+               rec.revoked_at)  # fmt: skip
+
+        async def run(conn: psycopg.AsyncConnection[Any]) -> None:
+            await conn.execute(_PUT_KEY, row)
+
+        await self._run("put_key", run)
+
+    async def get_key(self, key_sha256: str) -> KeyRecord | None:
+        async def run(conn: psycopg.AsyncConnection[Any]) -> Any:
+            cur = await conn.execute(
+                f"SELECT {_KEY_COLUMNS} FROM keys WHERE key_sha256 = %s", (key_sha256,)
+            )
+            return await cur.fetchone()
+
+        row = await self._run("get_key", run)
+        return None if row is None else _key(row)
+
+    async def list_keys(self) -> list[KeyRecord]:
+        async def run(conn: psycopg.AsyncConnection[Any]) -> list[Any]:
+            cur = await conn.execute(f"SELECT {_KEY_COLUMNS} FROM keys ORDER BY created_at, name")
+            return await cur.fetchall()
+
+        return [_key(r) for r in await self._run("list_keys", run)]
+
+    async def revoke_key(self, name: str, revoked_at: int) -> bool:
+        async def run(conn: psycopg.AsyncConnection[Any]) -> int:
+            cur = await conn.execute(
+                "UPDATE keys SET revoked_at = %s WHERE name = %s AND revoked_at IS NULL",
+                (revoked_at, name),
+            )
+            return cur.rowcount
+
+        return await self._run("revoke_key", run) > 0
+
+    async def prune(self, before_ts: int) -> int:
+        async def run(conn: psycopg.AsyncConnection[Any]) -> int:
+            cur = await conn.execute("DELETE FROM responses WHERE created_at < %s", (before_ts,))
+            return cur.rowcount
+
+        return int(await self._run("prune", run))
+
+    async def count(self) -> int:
+        async def run(conn: psycopg.AsyncConnection[Any]) -> Any:
+            cur = await conn.execute("SELECT COUNT(*) FROM responses")
+            return await cur.fetchone()
+
+        row = await self._run("count", run)
+        return int(row[0])
+
+    async def lead(self, task: str, ttl_s: float) -> bool:
+        """Hold the lease on ``task`` for ``ttl_s``: only its holder runs it (one pruner)."""
+
+        async def run(conn: psycopg.AsyncConnection[Any]) -> Any:
+            cur = await conn.execute(LEASE_SQL, {"name": task, "holder": self.holder, "ttl": ttl_s})
+            return await cur.fetchone()
+
+        return await self._run("lead", run) is not None
+
+    async def ping(self) -> bool:
+        async def run(conn: psycopg.AsyncConnection[Any]) -> None:
+            await conn.execute("SELECT 1")
+
+        try:
+            await self._run("ping", run)
+        except StoreUnavailable:
+            return False
+        return True
+
+    async def close(self) -> None:
+        if self._opened:
+            await self._pool.close()
+
+
+def _record(row: tuple[Any, ...]) -> StoredResponse:
+    response = _dec(row[8])
+    return StoredResponse(
+        id=row[0],
+        previous_response_id=row[1],
+        created_at=int(row[2]),
+        status=row[3],
+        model=row[4],
+        provider=row[5],
+        upstream_model=row[6],
+        input_items=_dec(row[7]),
+        output_items=response.get("output") or [],
+        response=response,
+        usage=response.get("usage"),
+        reasoning=_dec(row[9]),
+        replay=None if row[10] is None else bytes(row[10]),
+        owner=row[11],
+    )
+
+
+def _key(row: tuple[Any, ...]) -> KeyRecord:
+    return KeyRecord(
+        key_sha256=row[0], name=row[1], team=row[2], policy=_dec(row[3]),
+        created_at=int(row[4]), revoked_at=None if row[5] is None else int(row[5]),
+    )  # fmt: skip
