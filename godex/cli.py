@@ -106,11 +106,48 @@ def serve(
     log_level: str | None,
     workers: int | None,
 ) -> None:
-    """Start the gateway (Ctrl-C / SIGTERM finishes in-flight requests, then exits)."""
+    """Start the gateway (Ctrl-C / SIGTERM finishes in-flight requests, then exits).
+
+    SIGHUP (or `godex reload`) re-reads the config without a restart.
+
+    \b
+    Examples:
+      godex serve                          # ./godex.yaml, else the built-in default
+      godex serve --port 8080 --workers 4
+      GODEX_CONFIG=/etc/godex/godex.yaml godex serve --log-level debug
+    """
+    from godex.server.reload import ConfigSource
     from godex.server.runner import serve as run
 
     config, warnings = _load(config_path)
-    run(apply_overrides(config, host, port, log_level, workers=workers), warnings)
+    source = ConfigSource(config.source, host, port, log_level, workers)
+    try:
+        run(apply_overrides(config, host, port, log_level, workers=workers), warnings, source)
+    except GodexError as exc:
+        _fail(f"{exc.code}: {exc.message}")
+
+
+@main.command()
+@_config_option
+def reload(config_path: str | None) -> None:
+    """Make the running server re-read its config (SIGHUP via the pid file in data_dir).
+
+    The server validates the new config first: an invalid one is refused, with every
+    problem in its log, and the running config stays.
+
+    \b
+    Examples:
+      godex reload
+      godex reload --config /etc/godex/godex.yaml   # finds data_dir through it
+    """
+    from godex.server.reload import signal_server
+
+    cfg, _ = _load(config_path)
+    try:
+        pid = signal_server(cfg)
+    except LookupError as exc:
+        _fail(str(exc))
+    click.echo(f"sent SIGHUP to godex (pid {pid}); its log says whether the new config was taken")
 
 
 def _ask_providers() -> list[str]:
