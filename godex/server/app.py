@@ -189,6 +189,7 @@ class GodexApp:
         if state.sessions is not None:
             await state.sessions.close()
         await asyncio.get_running_loop().run_in_executor(None, state.recorder.stop)
+        self.state.metrics.close()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -472,7 +473,11 @@ class GodexApp:
             duration_s=duration,
             upstream_first_byte_s=first_byte,
             overhead_s=overhead,
+            http_status=ctx.http_status,
+            error_code=ctx.error_code,
         )
+        if metrics.multiprocess:  # keep this worker's copied-in values fresh for any scrape
+            metrics.refresh()
         if usage:
             metrics.observe_tokens(
                 model=model,

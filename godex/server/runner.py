@@ -25,6 +25,7 @@ from godex.errors import GodexError
 from godex.gateway.wiring import load_secret
 from godex.logging import configure_logging, get_logger
 from godex.server.app import GodexApp
+from godex.server.metrics import multiproc_dir, remove_multiproc_dir
 from godex.server.protocol import GodexHttpToolsProtocol
 from godex.server.reload import ConfigSource, remove_pid, write_pid
 from godex.server.state import build_state
@@ -174,6 +175,10 @@ def serve(
             "godex.server.runner:create_app_from_env", factory=True, workers=workers, **options
         )
         sock = uv_config.bind_socket()
-        ForwardingMultiprocess(uv_config, sockets=[sock]).run()
+        metrics_dir = multiproc_dir()  # before the workers start: they inherit it
+        try:
+            ForwardingMultiprocess(uv_config, sockets=[sock]).run()
+        finally:
+            remove_multiproc_dir(metrics_dir)
     finally:
         remove_pid(pid_file)
