@@ -13,6 +13,8 @@ import time
 from collections.abc import MutableMapping
 from typing import Any
 
+import structlog
+
 from godex import __version__
 from godex.config.loader import ConfigProblems
 from godex.config.schema import GodexConfig
@@ -25,6 +27,15 @@ from godex.gateway.tracing import TRACED_ROUTES, trace_record
 from godex.gateway.wiring import rebuild_services
 from godex.ids import new_id
 from godex.logging import access_log, get_logger
+from godex.providers.runtime import UPSTREAM_HEADERS
+from godex.server.correlation import (
+    SpanIds,
+    TraceParent,
+    new_span_id,
+    new_trace_id,
+    request_id_from,
+    traceparent_from,
+)
 from godex.server.doors import DoorsHandler
 from godex.server.drain import Drain
 from godex.server.http import Receive, Scope, Send, header, read_body, send_error, send_json
@@ -223,10 +234,19 @@ class GodexApp:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
-        ctx = RequestContext(new_id("req"), method, path, _route_label(method, path))
+        request_id = request_id_from(header(scope, b"x-request-id")) or new_id("req")
+        ctx = RequestContext(request_id, method, path, _route_label(method, path))
         state = self.state
         state.in_flight += 1
         started = False
+        # Each request runs in a task of its own: these reach every log line and upstream
+        # call made for it, and no other request's.
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        parent = traceparent_from(header(scope, b"traceparent"))
+        span_id = new_span_id()
+        trace = parent or TraceParent(new_trace_id(), span_id, False)
+        span = SpanIds(trace.trace_id, span_id, parent.parent_id if parent else None)
+        UPSTREAM_HEADERS.set({"x-request-id": request_id, "traceparent": trace.child(span_id)})
 
         async def tracked_send(message: MutableMapping[str, Any]) -> None:
             nonlocal started
@@ -249,7 +269,7 @@ class GodexApp:
                 await self._send_error(scope, tracked_send, failure, ctx)
         finally:
             state.in_flight -= 1
-            self._finish(ctx)
+            self._finish(ctx, span)
 
     @staticmethod
     async def _send_error(scope: Scope, send: Send, err: GodexError, ctx: RequestContext) -> None:
@@ -449,11 +469,20 @@ class GodexApp:
         }
 
     # -- after every request --------------------------------------------------------------
-    def _finish(self, ctx: RequestContext) -> None:
+    def _finish(self, ctx: RequestContext, span: SpanIds | None = None) -> None:
         state = self.state
         duration = time.perf_counter() - ctx.t0
         model = ctx.requested_model or ""
-        access_log(ctx.request_id, ctx.method, ctx.path, ctx.http_status, duration * 1000, model)
+        access_log(
+            ctx.request_id,
+            ctx.method,
+            ctx.path,
+            ctx.http_status,
+            duration * 1000,
+            model,
+            provider=ctx.provider,
+            error_code=ctx.error_code,
+        )
         usage = ctx.usage or {}
         provider = ctx.provider or ""
         metrics = state.metrics
