@@ -238,6 +238,14 @@ class WebSearchConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TelemetryConfig:
+    # OTLP/HTTP collector base URL (spans go to <it>/v1/traces); unset: no export. Needs the
+    # optional extra: pip install 'godex[otel]'.
+    otlp_endpoint: str | None = key(None, Url())
+    service_name: str = key("godex", _STR)
+
+
+@dataclass(frozen=True, slots=True)
 class GodexConfig:
     server: ServerConfig = field(
         default_factory=ServerConfig, metadata=sub(ServerConfig, custom=True)
@@ -258,5 +266,8 @@ class GodexConfig:
     )
     resilience: ResilienceConfig = field(
         default_factory=ResilienceConfig, metadata=sub(ResilienceConfig)
+    )
+    telemetry: TelemetryConfig = field(
+        default_factory=TelemetryConfig, metadata=sub(TelemetryConfig)
     )
     source: str | None = None  # the file it came from; None for the built-in default

@@ -44,6 +44,7 @@ from godex.server.responses import ResponsesHandler, note_error, unexpected
 from godex.server.state import AppState, key_id
 from godex.server.stored import StoredResponsesHandler
 from godex.server.websocket import WebSocketDoor
+from godex.telemetry import NoTelemetry, OtlpTelemetry, make_telemetry
 
 log = get_logger("godex.server")
 
@@ -61,10 +62,12 @@ class GodexApp:
         *,
         source: ConfigSource | None = None,
         drain: Drain | None = None,
+        telemetry: NoTelemetry | OtlpTelemetry | None = None,
     ) -> None:
         self.state = state
         self.services = state.services
         self.drain = drain or Drain(state.config.server.shutdown_timeout_s)
+        self.telemetry = telemetry or make_telemetry(state.config.telemetry)
         # The app requests run on: this one, or the one the latest reload built. A request
         # reads it once, so it runs wholly on one config even when a reload lands meanwhile.
         self.current: GodexApp = self
@@ -149,7 +152,7 @@ class GodexApp:
             except GodexError as exc:
                 log.error("reload_refused", problems=[exc.message], config=config.source)
                 return False
-            nxt = GodexApp(state, source=source, drain=self.drain)
+            nxt = GodexApp(state, source=source, drain=self.drain, telemetry=self.telemetry)
             nxt._started = True
             self.current = nxt  # one assignment: requests from now on see all of it
             self.reloads += 1
@@ -200,6 +203,7 @@ class GodexApp:
         if state.sessions is not None:
             await state.sessions.close()
         await asyncio.get_running_loop().run_in_executor(None, state.recorder.stop)
+        await asyncio.get_running_loop().run_in_executor(None, self.telemetry.shutdown)
         self.state.metrics.close()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -244,8 +248,8 @@ class GodexApp:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         parent = traceparent_from(header(scope, b"traceparent"))
         span_id = new_span_id()
-        trace = parent or TraceParent(new_trace_id(), span_id, False)
-        span = SpanIds(trace.trace_id, span_id, parent.parent_id if parent else None)
+        trace = parent or TraceParent(new_trace_id(), span_id, self.telemetry.enabled)
+        span = SpanIds(trace.trace_id, span_id, parent.parent_id if parent else None, trace.sampled)
         UPSTREAM_HEADERS.set({"x-request-id": request_id, "traceparent": trace.child(span_id)})
 
         async def tracked_send(message: MutableMapping[str, Any]) -> None:
@@ -525,6 +529,11 @@ class GodexApp:
         recorder = self.services.recorder
         if recorder.enabled and ctx.route in TRACED_ROUTES:
             recorder.record(trace_record(ctx, duration))
+        if span is not None and self.telemetry.enabled and span.sampled:
+            try:
+                self.telemetry.record(ctx, span.trace_id, span.span_id, span.parent_id, True)
+            except Exception:  # telemetry must never fail a request
+                log.exception("telemetry_failed")
 
 
 def _route_label(method: str, path: str) -> str:

@@ -44,6 +44,7 @@ class SpanIds:
     trace_id: str
     span_id: str
     parent_id: str | None
+    sampled: bool = True
 
 
 def traceparent_from(raw: bytes | None) -> TraceParent | None:

@@ -17,7 +17,7 @@ from godex.config.schema import GodexConfig
 
 PID_FILE = "godex.pid"
 # Sections a running server cannot take over: sockets, files and threads are already open.
-RESTART_ONLY = ("session", "trace", "logging")
+RESTART_ONLY = ("session", "trace", "logging", "telemetry")
 RESTART_ONLY_SERVER = ("host", "port", "workers", "data_dir", "secret", "websocket")
 
 
