@@ -64,7 +64,19 @@ def _fail(message: str) -> NoReturn:
 @click.group("godex", cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="godex")
 def main() -> None:
-    """GodeX: OpenAI's Responses API on Chat Completions providers."""
+    """GodeX: OpenAI's Responses API on Chat Completions providers.
+
+    \b
+    Examples:
+      godex init                 # write a commented godex.yaml
+      godex config check         # validate it (exit 1 listing every problem)
+      godex serve                # start; SIGHUP or `godex reload` re-reads the config
+      godex traces usage         # token usage from the trace store
+
+    \b
+    Shell completion (bash; zsh and fish alike with zsh_source / fish_source):
+      eval "$(_GODEX_COMPLETE=bash_source godex)"
+    """
 
 
 def _load(path: str | None, *, strict: bool = False) -> tuple[GodexConfig, list[str]]:
@@ -263,6 +275,11 @@ def config_check(config_path: str | None) -> None:
 
     Unknown keys fail the check too (serve only warns about them): a typo such as
     ``endpont`` would otherwise silently leave the default in place.
+
+    \b
+    Examples:
+      godex config check
+      GODEX_CONFIG=/etc/godex/godex.yaml godex config check
     """
     result = _load_result(config_path, strict=True)
     cfg, warnings = result.config, result.warnings
@@ -328,14 +345,37 @@ def _older_than(_: click.Context, __: click.Parameter, value: str | None) -> int
     "--older-than", callback=_older_than, help="Age such as 30d or 12h (default: session.ttl)."
 )
 def sessions_prune(config_path: str | None, older_than: int | None) -> None:
-    """Delete stored responses older than the retention."""
+    """Delete stored responses older than the retention.
+
+    \b
+    Examples:
+      godex sessions prune                  # older than session.ttl
+      godex sessions prune --older-than 7d
+    """
+    import time
+
     from godex.sessions.maintenance import prune_expired
 
     cfg, _ = _load(config_path)
     if not cfg.session.enabled:
         _fail("sessions are disabled (session.enabled: false); nothing to prune")
+    age = older_than if older_than is not None else cfg.session.ttl_s
+    where = cfg.session.sqlite_path if cfg.session.backend == "sqlite" else cfg.session.backend
+    # Progress on stderr, so the result line on stdout stays easy to parse.
+    click.echo(f"pruning stored responses older than {_age(age)} in {where} ...", err=True)
+    started = time.monotonic()
     try:
         removed = prune_expired(cfg.session, older_than)
     except GodexError as exc:
         _fail(f"{exc.code}: {exc.message}")
+    click.echo(f"done in {time.monotonic() - started:.1f} s", err=True)
     click.echo(f"removed {removed} stored response(s)")
+
+
+def _age(seconds: int | None) -> str:
+    if seconds is None:
+        return "(no ttl: nothing)"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

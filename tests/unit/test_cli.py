@@ -326,7 +326,7 @@ def test_serve_applies_flags_over_env_over_file(
     import godex.server.runner as server_runner
 
     seen: list[tuple[GodexConfig, list[str]]] = []
-    monkeypatch.setattr(server_runner, "serve", lambda c, w=None: seen.append((c, w or [])))
+    monkeypatch.setattr(server_runner, "serve", lambda c, w=None, s=None: seen.append((c, w or [])))
     (tmp_path / "godex.yaml").write_text(OK_CONFIG + "server: {host: 10.1.1.1, port: 1111}\n")
     env = {"GODEX_HOST": "10.2.2.2", "GODEX_PORT": "2222"}
     assert runner.invoke(main, ["serve"], env=env).exit_code == 0
@@ -371,4 +371,31 @@ def test_sessions_prune_runs(runner: CliRunner, tmp_path: Path) -> None:
     )
     result = runner.invoke(main, ["sessions", "prune", "--older-than", "1d"])
     assert result.exit_code == 0, result.output
-    assert result.output == "removed 0 stored response(s)\n"
+    assert result.stdout == "removed 0 stored response(s)\n"
+    # Progress goes to stderr, the result stays alone on stdout.
+    assert f"pruning stored responses older than 1d in {tmp_path / 's.db'} ..." in result.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["init"], ["reload"], ["config", "check"]])
+def test_help_texts_show_examples(runner: CliRunner, command: list[str]) -> None:
+    result = runner.invoke(main, [*command, "--help"])
+    assert result.exit_code == 0 and "Examples:" in result.output
+    if not command:
+        assert "_GODEX_COMPLETE=bash_source godex" in result.output
+
+
+def test_reload_without_a_running_server_says_so(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "godex.yaml").write_text(OK_CONFIG)
+    result = runner.invoke(main, ["reload"], env={"DS_KEY": "k"})
+    assert result.exit_code == 1
+    assert "no pid file at data/godex.pid: is godex serve running here?" in result.output
+
+
+def test_reload_with_a_stale_pid_file_says_so(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "godex.yaml").write_text(OK_CONFIG)
+    (tmp_path / "data").mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / "data" / "godex.pid").write_text(f"{dead.pid}\n")
+    result = runner.invoke(main, ["reload"], env={"DS_KEY": "k"})
+    assert result.exit_code == 1 and f"no process {dead.pid} (stale pid file" in result.output
