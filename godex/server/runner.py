@@ -40,6 +40,9 @@ def create_app(config: GodexConfig, source: ConfigSource | None = None) -> Godex
 def create_app_from_env() -> GodexApp:
     """Factory for worker processes: the parent hands its resolved config over the env."""
     config, source = pickle.loads(base64.b64decode(os.environ[_ENV_CONFIG]))
+    # A SIGHUP forwarded before the app has installed its handler must not kill the worker
+    # (the default action); the app's startup replaces this.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     configure_logging(config.logging)
     return create_app(config, source)
 
@@ -141,6 +144,7 @@ def serve(
     config: GodexConfig, warnings: list[str] | None = None, source: ConfigSource | None = None
 ) -> None:
     check_port(config.server.host, config.server.port)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the app takes it over at startup
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _exit_cleanly)
     source = source or ConfigSource(config.source)

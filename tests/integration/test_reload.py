@@ -169,3 +169,53 @@ def test_godex_reload_reaches_every_worker(tmp_path: Path, fake: FakeUpstream) -
             assert fake.last["model"] == "model-c"
     finally:
         _stop(proc)
+
+
+def test_a_stream_in_flight_finishes_on_the_old_config(tmp_path: Path, fake: FakeUpstream) -> None:
+    from tests.fakes.replay_upstream import chunk, sse, usage
+
+    gate = threading.Event()
+
+    def reply(body: dict[str, Any]) -> Reply:
+        if not body.get("stream"):
+            return Reply.json(completion_body("ok"))
+        pieces = [sse(chunk("hel"), done=False), sse(chunk("lo", finish="stop", usage=usage()))]
+        return Reply(chunks=pieces, gate=gate)
+
+    fake.default = reply
+    proc, port = _serve(tmp_path, 1, fake)
+    log = Log(proc)
+    try:
+        body = {"model": "old-name", "input": "hi", "stream": True}
+        with (
+            httpx.Client() as client,
+            client.stream(
+                "POST", f"http://127.0.0.1:{port}/v1/responses", json=body, timeout=20
+            ) as r,
+        ):
+            lines = r.iter_lines()
+            events = []
+            for line in lines:  # until the first text has arrived: the stream is in flight
+                events.append(line)
+                if "response.output_text.delta" in line:
+                    break
+            # The new config drops the alias and the provider this stream runs on.
+            (tmp_path / "godex.yaml").write_text(
+                (tmp_path / "godex.yaml")
+                .read_text()
+                .replace("old-name: p/model-a", "other: q/model-q")
+                .replace("  p:\n", "  q:\n")
+                .replace("default_provider: p", "default_provider: q")
+            )
+            proc.send_signal(signal.SIGHUP)
+            log.wait_for('"reloaded"')
+            gate.set()
+            events.extend(lines)
+        assert r.status_code == 200
+        assert any("response.completed" in e for e in events), events
+        with httpx.Client() as client:  # and the next request runs on the new config
+            models = client.get(f"http://127.0.0.1:{port}/v1/models").json()
+        ids = {m["id"] for m in models["data"]}
+        assert "other" in ids and "old-name" not in ids
+    finally:
+        _stop(proc)
