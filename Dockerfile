@@ -48,8 +48,9 @@ VOLUME ["/var/lib/godex"]
 WORKDIR /var/lib/godex
 USER ${GODEX_UID}:${GODEX_UID}
 EXPOSE 5678
-# No curl in a slim base: the image's own Python probes /health.
+# No curl in a slim base: the image's own Python probes /health/live (the process serves;
+# readiness, /health/ready, is for load balancers and depends on the providers).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
-    CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('GODEX_PORT', '5678'), timeout=4)"]
+    CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health/live' % os.environ.get('GODEX_PORT', '5678'), timeout=4)"]
 ENTRYPOINT ["godex"]
 CMD ["serve"]

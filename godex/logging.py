@@ -200,9 +200,17 @@ _access: FilteringBoundLogger = get_logger("godex.access")
 
 
 def access_log(
-    request_id: str, method: str, path: str, status: int, duration_ms: float, model: str
+    request_id: str,
+    method: str,
+    path: str,
+    status: int,
+    duration_ms: float,
+    model: str,
+    *,
+    provider: str | None = None,
+    error_code: str | None = None,
 ) -> None:
-    """One line per request, at info."""
+    """One line per request, at info: who was asked, who served it, and why it failed."""
     _access.info(
         "request",
         request_id=request_id,
@@ -211,4 +219,6 @@ def access_log(
         status=status,
         duration_ms=round(duration_ms, 2),
         model=model or None,
+        provider=provider or None,
+        error_code=error_code,
     )

@@ -2,12 +2,14 @@
 
 Lookup: ``--config PATH``, then ``$GODEX_CONFIG``, then ``./godex.yaml``, then
 ``~/.godex/config.yaml``, else the built-in default (provider ``deepseek``, key from
-``DEEPSEEK_API_KEY``, SQLite under ``./data``).
+``DEEPSEEK_API_KEY``, Codex's and Claude Code's model names aliased to DeepSeek's models,
+SQLite under ``./data``).
 
 - ``${VAR}`` and ``${VAR:-default}`` are expanded in every string value.
 - An unset variable is a problem, except in ``providers.<name>.credentials.api_key``: there
   ``serve`` only warns and marks that provider unavailable (``/health`` shows it), while
-  ``config check`` (``strict=True``) reports it like any other problem.
+  ``config check`` (``strict=True``) reports it like any other problem. A key written as
+  ``${VAR:-}`` is optional (local engines): absent, it is neither.
 - Unknown keys are warnings, with the nearest valid key suggested: a config written for a newer
   or older GodeX still starts. ``config check`` fails on them (``LoadResult.unknown``).
 - ``GODEX_HOST`` / ``GODEX_PORT`` / ``GODEX_LOG_LEVEL`` override the file; CLI flags override
@@ -21,6 +23,7 @@ Lookup: ``--config PATH``, then ``$GODEX_CONFIG``, then ``./godex.yaml``, then
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,6 +38,7 @@ from godex.config.interpolate import expand
 from godex.config.keys import LEVEL_ALIASES, Invalid, parse_level
 from godex.config.redacted import redacted_dict
 from godex.config.schema import GodexConfig, LoggingConfig
+from godex.config.template import SUGGESTED, client_aliases
 from godex.errors import GodexError
 
 __all__ = [
@@ -94,8 +98,16 @@ def find_config(
 
 
 def default_raw() -> dict[str, Any]:
-    """The built-in default, as if it had been read from a file."""
-    return {"default_provider": "deepseek", "providers": {"deepseek": {"spec": "deepseek"}}}
+    """The built-in default, as if it had been read from a file.
+
+    Codex's and Claude Code's own model names are aliased to DeepSeek's models, so either
+    client works against a bare ``godex serve``; other names go to DeepSeek as they are.
+    """
+    return {
+        "default_provider": "deepseek",
+        "models": {"aliases": client_aliases("deepseek", SUGGESTED["deepseek"])},
+        "providers": {"deepseek": {"spec": "deepseek"}},
+    }
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -131,6 +143,14 @@ def _raw_api_keys(raw: Mapping[str, Any]) -> dict[str, object]:
             if isinstance(creds, dict):
                 out[str(name)] = creds.get("api_key")
     return out
+
+
+_OPTIONAL_KEY = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:-\}")
+
+
+def _optional_key(raw: object) -> bool:
+    """``api_key: "${VAR:-}"`` says the key may be absent (a local engine without --api-key)."""
+    return isinstance(raw, str) and _OPTIONAL_KEY.fullmatch(raw.strip()) is not None
 
 
 def _with_level(logging_cfg: LoggingConfig, level: str) -> LoggingConfig:
@@ -206,6 +226,8 @@ def load(
     config = _env_overrides(build(expanded, raw_keys, ctx, source), env, ctx)
     unavailable: dict[str, str] = {}
     for name, var in ctx.missing_keys.items():
+        if _optional_key(raw_keys.get(name)):
+            continue  # written as ${VAR:-}: the provider's own rules decide (local engines)
         where = f"providers.{name}.credentials.api_key"
         if strict:
             ctx.problems.append(f"{where}: environment variable {var} is not set")

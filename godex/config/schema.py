@@ -486,6 +486,14 @@ class Prices(Kind):
 
 
 @dataclass(frozen=True, slots=True)
+class TelemetryConfig:
+    # OTLP/HTTP collector base URL (spans go to <it>/v1/traces); unset: no export. Needs the
+    # optional extra: pip install 'godex[otel]'.
+    otlp_endpoint: str | None = key(None, Url())
+    service_name: str = key("godex", _STR)
+
+
+@dataclass(frozen=True, slots=True)
 class GodexConfig:
     server: ServerConfig = field(
         default_factory=ServerConfig, metadata=sub(ServerConfig, custom=True)
@@ -511,4 +519,7 @@ class GodexConfig:
     limits: LimitsConfig = field(default_factory=LimitsConfig, metadata=sub(LimitsConfig))
     # Overrides and additions to the built-in prices (godex/limits/prices.py).
     prices: dict[str, Price] = field(default_factory=dict, metadata=meta(Prices()))
+    telemetry: TelemetryConfig = field(
+        default_factory=TelemetryConfig, metadata=sub(TelemetryConfig)
+    )
     source: str | None = None  # the file it came from; None for the built-in default

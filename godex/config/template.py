@@ -7,11 +7,63 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
+class Tiers:
+    """The models a provider answers the three sizes of client model with."""
+
+    big: str  # gpt-5.5, claude-opus-*
+    main: str  # gpt-5.4, gpt-5.3-codex, claude-sonnet-*
+    mini: str  # gpt-5.4-mini, claude-haiku-*
+
+    @classmethod
+    def single(cls, model: str) -> Tiers:
+        return cls(model, model, model)
+
+
+# Suggested per provider, from each spec's documented models. Local engines serve whatever
+# model they were started with: one name for every tier (``godex init`` asks for it).
+SUGGESTED: dict[str, Tiers] = {
+    "deepseek": Tiers("deepseek-v4-pro", "deepseek-v4-pro", "deepseek-v4-flash"),
+    "xiaomi": Tiers("mimo-v2.5-pro", "mimo-v2.5-pro", "mimo-v2-flash"),
+    "zhipu": Tiers("glm-5.1", "glm-5.1", "glm-5-turbo"),
+    "minimax": Tiers("MiniMax-M3", "MiniMax-M3", "MiniMax-M2.7-highspeed"),
+    "kimi": Tiers("kimi-k2.6", "kimi-k2.6", "kimi-k2.5"),
+    "qwen": Tiers("qwen3-max", "qwen3-coder-plus", "qwen3-coder-flash"),
+    "doubao": Tiers(
+        "doubao-seed-1-8-251228", "doubao-seed-code-preview-251028", "doubao-seed-1-6-flash-250615"
+    ),
+}
+
+# Client model names, exact first, then globs in match order (the first matching glob wins,
+# so "gpt-*-mini" must precede "gpt-*"). Codex 0.169's catalogue has gpt-5.5 and the gpt-6*
+# family plus codex-auto-review; older Codex releases and configs ask for gpt-5.4 & co.
+CLIENT_MODELS: tuple[tuple[str, str], ...] = (
+    ("gpt-5.5", "big"),
+    ("gpt-5.4", "main"),
+    ("gpt-5.4-mini", "mini"),
+    ("gpt-5.3-codex", "main"),
+    ("gpt-*-mini", "mini"),
+    ("gpt-*-codex*", "main"),
+    ("gpt-*", "big"),
+    ("codex-*", "main"),
+    ("claude-opus-*", "big"),
+    ("claude-sonnet-*", "main"),
+    ("claude-haiku-*", "mini"),
+)
+
+
+def client_aliases(provider: str, tiers: Tiers) -> dict[str, str]:
+    """Codex's and Claude Code's model names -> ``provider/model`` of the right size."""
+    return {alias: f"{provider}/{getattr(tiers, tier)}" for alias, tier in CLIENT_MODELS}
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderChoice:
     name: str  # the key under providers:
     spec: str
     key_env: str  # the variable holding its API key
-    model: str  # default upstream model, used by the aliases
+    key_optional: bool = False  # local engines: only if the server was started with a key
+    model: str = ""  # default upstream model, used by the aliases
+    base_url: str | None = None  # written uncommented (local engines, openai_compatible)
 
 
 def _q(text: str) -> str:
@@ -38,15 +90,22 @@ def render(choices: list[ProviderChoice], aliases: dict[str, str], port: int = 5
     lines += [f"    {_q(alias)}: {_q(target)}" for alias, target in aliases.items()]
     lines += ["", "providers:"]
     for c in choices:
-        lines += [
-            f"  {c.name}:",
-            f"    spec: {c.spec}",
-            "    credentials:",
-            f'      api_key: "${{{c.key_env}}}"',
-            "    # endpoint:",
-            "    #   base_url: https://...    # only to override the provider's default",
-            "    # timeout_ms: 600000",
-        ]
+        lines += [f"  {c.name}:", f"    spec: {c.spec}"]
+        if c.key_optional:  # empty unless set: no auth header, and not a missing key
+            lines += [
+                "    credentials:             # only if the server was started with a key",
+                f'      api_key: "${{{c.key_env}:-}}"',
+            ]
+        else:
+            lines += ["    credentials:", f'      api_key: "${{{c.key_env}}}"']
+        if c.base_url:
+            lines += ["    endpoint:", f"      base_url: {_q(c.base_url)}"]
+        else:
+            lines += [
+                "    # endpoint:",
+                "    #   base_url: https://...    # only to override the provider's default",
+            ]
+        lines += ["    # timeout_ms: 600000"]
     lines += [
         "",
         "session:",

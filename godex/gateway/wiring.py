@@ -137,3 +137,17 @@ def build_services(config: GodexConfig, transport: Transport | None = None) -> S
         breaker_log=breaker_log,
         request_limits=RequestLimits(**dataclasses.asdict(config.server.request_limits)),
     )
+
+
+def rebuild_services(old: Services, config: GodexConfig) -> Services:
+    """``old`` with what a reload may change rebuilt from ``config``: router, providers, keys,
+    limits, prices. The transport, sealer, session store, trace recorder and breaker log are
+    kept: they own sockets, files and threads, and requests in flight still use them."""
+    runtimes, unsupported = build_runtimes(config, old.breaker_log)
+    return dataclasses.replace(
+        old,
+        config=config,
+        router=ModelRouter(config, runtimes),
+        unsupported=unsupported,
+        request_limits=RequestLimits(**dataclasses.asdict(config.server.request_limits)),
+    )

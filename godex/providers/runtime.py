@@ -6,7 +6,10 @@ on; it lives below the gateway so nothing above needs to know how a provider is 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from godex.config.schema import ProviderConfig
 from godex.errors import ProviderUnavailable
@@ -14,6 +17,12 @@ from godex.providers.spec import ProviderSpec
 from godex.upstream.breaker import BreakerPolicy, CircuitBreaker, Listener
 from godex.upstream.retry import RetryBudget, RetryPolicy
 from godex.upstream.transport import Timeouts, UpstreamRequest
+
+# Headers the current request adds to each of its upstream calls (x-request-id, traceparent).
+# The server sets it in the request's task; every attempt, on any provider, reads it.
+UPSTREAM_HEADERS: ContextVar[Mapping[str, str]] = ContextVar(
+    "godex_upstream_headers", default=MappingProxyType({})
+)
 
 
 @dataclass(slots=True)
@@ -49,7 +58,10 @@ class ProviderRuntime:
             raise unavailable(self.name, self.unavailable_reason)
 
     def request(self, body: bytes) -> UpstreamRequest:
-        return UpstreamRequest(self.url, self.headers, body, self.timeouts, self.name)
+        extra = UPSTREAM_HEADERS.get()
+        # The provider's own and configured headers win over the request's correlation ones.
+        headers = {**extra, **self.headers} if extra else self.headers
+        return UpstreamRequest(self.url, headers, body, self.timeouts, self.name)
 
 
 def unavailable(name: str, reason: str) -> ProviderUnavailable:

@@ -7,29 +7,48 @@ the hot path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import time
 from collections.abc import MutableMapping
 from typing import Any
 
 import msgspec
+import structlog
 
 from godex import __version__
+from godex.config.loader import ConfigProblems
+from godex.config.schema import GodexConfig
 from godex.errors import AuthError, GodexError, NotFoundError
 from godex.frontdoors.anthropic.errors import error_status_and_body
 from godex.gateway.context import RequestContext
+from godex.gateway.core import Gateway
+from godex.gateway.stored import StoredResponses
 from godex.gateway.tracing import TRACED_ROUTES, trace_record
+from godex.gateway.wiring import rebuild_services
 from godex.ids import new_id
 from godex.logging import access_log, get_logger
+from godex.providers.runtime import UPSTREAM_HEADERS
 from godex.server.admin import AdminHandler
-from godex.server.admission import Ticket
-from godex.server.auth import Principal, bind
+from godex.server.admission import Admission, Ticket, make_limiter
+from godex.server.auth import Authenticator, Principal, bind
+from godex.server.correlation import (
+    SpanIds,
+    TraceParent,
+    new_span_id,
+    new_trace_id,
+    request_id_from,
+    traceparent_from,
+)
 from godex.server.doors import DoorsHandler
 from godex.server.drain import Drain
 from godex.server.http import Receive, Scope, Send, header, read_body, send_error, send_json
+from godex.server.reload import ConfigSource, keep_restart_only, needs_restart
 from godex.server.responses import ResponsesHandler, note_error, unexpected
 from godex.server.state import AppState
 from godex.server.stored import StoredResponsesHandler
 from godex.server.websocket import WebSocketDoor
+from godex.telemetry import NoTelemetry, OtlpTelemetry, make_telemetry
 
 log = get_logger("godex.server")
 
@@ -43,10 +62,25 @@ STORE_PROBE_INTERVAL_S = 1.0
 
 
 class GodexApp:
-    def __init__(self, state: AppState) -> None:
+    def __init__(
+        self,
+        state: AppState,
+        *,
+        source: ConfigSource | None = None,
+        drain: Drain | None = None,
+        telemetry: NoTelemetry | OtlpTelemetry | None = None,
+    ) -> None:
         self.state = state
         self.services = state.services
-        self.drain = Drain(state.config.server.shutdown_timeout_s)
+        self.drain = drain or Drain(state.config.server.shutdown_timeout_s)
+        self.telemetry = telemetry or make_telemetry(state.config.telemetry)
+        # The app requests run on: this one, or the one the latest reload built. A request
+        # reads it once, so it runs wholly on one config even when a reload lands meanwhile.
+        self.current: GodexApp = self
+        self.source = source
+        self.reloads = 0  # successful reloads, for tests and logs
+        self._reload_lock = asyncio.Lock()
+        self._reload_tasks: set[asyncio.Task[bool]] = set()
         self.responses = ResponsesHandler(state.gateway, state.metrics, self.drain)
         self.stored = StoredResponsesHandler(state.stored)
         self.websocket = WebSocketDoor(
@@ -64,6 +98,7 @@ class GodexApp:
         self._started = True
         state = self.services
         self.drain.install(asyncio.get_running_loop())
+        self._install_sighup(asyncio.get_running_loop())
         await state.transport.start()
         state.recorder.start()
         sessions = state.sessions
@@ -82,6 +117,82 @@ class GodexApp:
         for rt in state.router.runtimes.values():
             if rt.unavailable_reason:
                 log.warning("provider_unavailable", provider=rt.name, reason=rt.unavailable_reason)
+
+    # -- reload -------------------------------------------------------------------------
+    def _install_sighup(self, loop: asyncio.AbstractEventLoop) -> None:
+        """SIGHUP reloads the config (uvicorn leaves SIGHUP alone; its default would kill us)."""
+        if self.source is None:
+            return
+
+        def start() -> None:
+            task = loop.create_task(self.reload())
+            self._reload_tasks.add(task)  # keep a reference until it is done
+            task.add_done_callback(self._reload_tasks.discard)
+
+        def handler(signum: int, frame: object) -> None:
+            loop.call_soon_threadsafe(start)
+
+        with contextlib.suppress(ValueError):  # not the main thread (an embedded server)
+            signal.signal(signal.SIGHUP, handler)
+
+    async def reload(self) -> bool:
+        """Re-read and validate the config; swap to it if it is valid. True if swapped.
+
+        An invalid config is refused with every problem logged, and the running one is kept.
+        """
+        source = self.source
+        if source is None:
+            return False
+        async with self._reload_lock:
+            loop = asyncio.get_running_loop()
+            try:
+                result = await loop.run_in_executor(None, source.load)
+            except ConfigProblems as exc:
+                log.error("reload_refused", problems=exc.problems, config=exc.source)
+                return False
+            old = self.current.state.config
+            for warning in result.warnings:
+                log.warning("config_warning", detail=warning)
+            later = needs_restart(old, result.config)
+            if later:
+                log.warning("reload_needs_restart", keys=later)
+            config = keep_restart_only(old, result.config)
+            try:
+                state = await loop.run_in_executor(None, self._next_state, config)
+            except GodexError as exc:
+                log.error("reload_refused", problems=[exc.message], config=config.source)
+                return False
+            nxt = GodexApp(state, source=source, drain=self.drain, telemetry=self.telemetry)
+            nxt._started = True
+            self.current = nxt  # one assignment: requests from now on see all of it
+            self.reloads += 1
+            log.info(
+                "reloaded",
+                config=config.source or "built-in default",
+                providers=list(config.providers),
+                aliases=len(config.models.aliases),
+            )
+            return True
+
+    def _next_state(self, config: GodexConfig) -> AppState:
+        services = rebuild_services(self.current.services, config)
+        metrics = self.state.metrics  # one registry for the life of the process
+        auth = Authenticator(config, services.sessions)
+        metrics.configure_labels(
+            models=services.router.model_ids(), providers=list(config.providers), keys=auth.names
+        )
+        # New keys, limits and prices take effect together; in-memory limit windows start
+        # afresh (Redis-backed ones carry on).
+        return AppState(
+            services=services,
+            gateway=Gateway(services),
+            stored=StoredResponses(services),
+            metrics=metrics,
+            auth=auth,
+            admission=Admission(config, make_limiter(config), metrics),
+            max_body_bytes=config.server.max_body_bytes,
+            body_timeout_s=config.server.body_timeout_s,
+        )
 
     async def _maintenance(self) -> None:
         """Background upkeep: session retention (on one instance of a shared store at a time,
@@ -117,6 +228,8 @@ class GodexApp:
         if state.sessions is not None:
             await state.sessions.close()
         await asyncio.get_running_loop().run_in_executor(None, state.recorder.stop)
+        await asyncio.get_running_loop().run_in_executor(None, self.telemetry.shutdown)
+        self.state.metrics.close()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -140,21 +253,30 @@ class GodexApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            await self._http(scope, receive, send)
+            await self.current._http(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
             # Only reached with server.websocket on (uvicorn then runs a WebSocket protocol).
-            await self.websocket(scope, receive, send)
+            await self.current.websocket(scope, receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
-        ctx = RequestContext(new_id("req"), method, path, _route_label(method, path))
+        request_id = request_id_from(header(scope, b"x-request-id")) or new_id("req")
+        ctx = RequestContext(request_id, method, path, _route_label(method, path))
         state = self.state
         state.in_flight += 1
         started = False
         ticket = Ticket()
+        # Each request runs in a task of its own: these reach every log line and upstream
+        # call made for it, and no other request's.
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        parent = traceparent_from(header(scope, b"traceparent"))
+        span_id = new_span_id()
+        trace = parent or TraceParent(new_trace_id(), span_id, self.telemetry.enabled)
+        span = SpanIds(trace.trace_id, span_id, parent.parent_id if parent else None, trace.sampled)
+        UPSTREAM_HEADERS.set({"x-request-id": request_id, "traceparent": trace.child(span_id)})
 
         async def tracked_send(message: MutableMapping[str, Any]) -> None:
             nonlocal started
@@ -185,7 +307,7 @@ class GodexApp:
             try:
                 await state.admission.leave(ticket, ctx)
             finally:
-                self._finish(ctx)
+                self._finish(ctx, span)
 
     @staticmethod
     async def _send_error(scope: Scope, send: Send, err: GodexError, ctx: RequestContext) -> None:
@@ -366,13 +488,14 @@ class GodexApp:
     def _breaker_states(self) -> tuple[dict[str, str], dict[tuple[str, str], int]]:
         rank = {"closed": 0, "half_open": 1, "open": 2}
         states: dict[str, str] = {}
-        for name, rt in self.services.router.runtimes.items():
+        services = self.current.services
+        for name, rt in services.router.runtimes.items():
             worst = "closed"
             for breaker in rt.breakers.values():
                 if rank[breaker.state] > rank[worst]:
                     worst = breaker.state
             states[name] = worst
-        return states, dict(self.services.breaker_log.counts)
+        return states, dict(services.breaker_log.counts)
 
     def models(self) -> dict[str, Any]:
         created = 0
@@ -385,11 +508,20 @@ class GodexApp:
         }
 
     # -- after every request --------------------------------------------------------------
-    def _finish(self, ctx: RequestContext) -> None:
+    def _finish(self, ctx: RequestContext, span: SpanIds | None = None) -> None:
         state = self.state
         duration = time.perf_counter() - ctx.t0
         model = ctx.requested_model or ""
-        access_log(ctx.request_id, ctx.method, ctx.path, ctx.http_status, duration * 1000, model)
+        access_log(
+            ctx.request_id,
+            ctx.method,
+            ctx.path,
+            ctx.http_status,
+            duration * 1000,
+            model,
+            provider=ctx.provider,
+            error_code=ctx.error_code,
+        )
         usage = ctx.usage or {}
         provider = ctx.provider or ""
         metrics = state.metrics
@@ -409,7 +541,11 @@ class GodexApp:
             duration_s=duration,
             upstream_first_byte_s=first_byte,
             overhead_s=overhead,
+            http_status=ctx.http_status,
+            error_code=ctx.error_code,
         )
+        if metrics.multiprocess:  # keep this worker's copied-in values fresh for any scrape
+            metrics.refresh()
         if usage:
             metrics.observe_tokens(
                 model=model,
@@ -431,6 +567,11 @@ class GodexApp:
         recorder = self.services.recorder
         if recorder.enabled and ctx.route in TRACED_ROUTES:
             recorder.record(trace_record(ctx, duration))
+        if span is not None and self.telemetry.enabled and span.sampled:
+            try:
+                self.telemetry.record(ctx, span.trace_id, span.span_id, span.parent_id, True)
+            except Exception:  # telemetry must never fail a request
+                log.exception("telemetry_failed")
 
 
 class _Model(msgspec.Struct):

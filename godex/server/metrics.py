@@ -1,4 +1,10 @@
-"""Prometheus metrics, on a registry of this process's own.
+"""Prometheus metrics, on a registry of this process's own, or summed over workers.
+
+With ``--workers N`` the parent points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory
+before the workers start (``multiproc_dir``); prometheus-client then keeps each worker's values
+in files there and ``/metrics``, whichever worker answers, sums them. Values read from the
+process state (trace queue, breakers, session count) are copied into real metrics on
+``refresh`` (each request and each scrape), since callback gauges cannot cross processes.
 
 Label sets are few (route × model × provider × status), so labelled children are cached and an
 observation costs a dict lookup plus the counter update.
@@ -11,41 +17,54 @@ else is ``other``. Before that, the first few short values seen are kept and the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import os
+import platform
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from godex import __version__
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # (state per provider: "closed" | "half_open" | "open", transitions: (provider, state) -> count)
 BreakerStates = tuple[dict[str, str], dict[tuple[str, str], int]]
 _STATES = ("closed", "half_open", "open")
 
 
-class _BreakerCollector:
-    def __init__(self, source: Callable[[], BreakerStates]) -> None:
-        self._source = source
+def multiproc_dir() -> str:
+    """A fresh directory for this server start's worker metrics, exported to the workers.
 
-    def collect(self) -> Iterator[Metric]:
-        states, transitions = self._source()
-        gauge = GaugeMetricFamily(
-            "godex_circuit_breaker_state",
-            "1 for the state each provider's breakers are in (the worst of its models)",
-            labels=["provider", "state"],
-        )
-        for provider, state in states.items():
-            for name in _STATES:
-                gauge.add_metric([provider, name], 1.0 if name == state else 0.0)
-        yield gauge
-        counter = CounterMetricFamily(
-            "godex_circuit_breaker_transitions",
-            "Breaker transitions by provider and the state entered",
-            labels=["provider", "state"],
-        )
-        for (provider, state), count in transitions.items():
-            counter.add_metric([provider, state], float(count))
-        yield counter
+    Fresh, so counters start at zero and no dead run's files are summed in."""
+    path = tempfile.mkdtemp(prefix="godex-metrics-")
+    os.environ[MULTIPROC_ENV] = path
+    return path
+
+
+def remove_multiproc_dir(path: str) -> None:
+    os.environ.pop(MULTIPROC_ENV, None)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _multiprocess() -> bool:
+    # prometheus-client picked its value class at import from the same variable.
+    return bool(os.environ.get(MULTIPROC_ENV))
+
+
+def status_class(status: int) -> str:
+    return f"{status // 100}xx" if 100 <= status <= 599 else "other"
 
 
 _LATENCY = (
@@ -109,7 +128,31 @@ class Metrics:
         self._routes = LabelSet(None)
         self._statuses = LabelSet(None)
         self._codes = LabelSet(None, learn_limit=256)
+        self.multiprocess = _multiprocess()
         self.registry = reg = CollectorRegistry(auto_describe=True)
+        if self.multiprocess:
+            # Served from the workers' files, summed; this process's registry is not scraped.
+            self._scrape = CollectorRegistry()
+            multiprocess.MultiProcessCollector(self._scrape)  # type: ignore[no-untyped-call]
+        else:
+            self._scrape = reg
+            # process_* (CPU, memory, fds, start time) of the one process there is. With
+            # workers each would be one worker's, alternating between scrapes: left out.
+            ProcessCollector(registry=reg)
+        self.build_info = Gauge(
+            "godex_build_info",
+            "1, labelled with the GodeX and Python versions",
+            ["version", "python"],
+            registry=reg,
+            multiprocess_mode="max",
+        )
+        self.build_info.labels(__version__, platform.python_version()).set(1)
+        self.responses = Counter(
+            "godex_responses_total",
+            "Requests by route, HTTP status class (2xx, 4xx, 5xx) and error code ('' if none)",
+            ["route", "status_class", "code"],
+            registry=reg,
+        )
         self.requests = Counter(
             "godex_requests_total",
             "Requests by route, model, provider and status",
@@ -149,19 +192,52 @@ class Metrics:
             ["provider", "code"],
             registry=reg,
         )
-        self.streams = Gauge("godex_streams_in_flight", "Open streaming responses", registry=reg)
-        self.websockets = Gauge(
-            "godex_websockets_open", "Open Responses WebSocket connections", registry=reg
+        self.streams = Gauge(
+            "godex_streams_in_flight",
+            "Open streaming responses",
+            registry=reg,
+            multiprocess_mode="livesum",
         )
-        self.trace_queue = Gauge("godex_trace_queue_depth", "Trace records waiting", registry=reg)
-        self.trace_dropped = Gauge(
-            "godex_trace_dropped_total", "Trace records dropped under overload", registry=reg
+        self.websockets = Gauge(
+            "godex_websockets_open",
+            "Open Responses WebSocket connections",
+            registry=reg,
+            multiprocess_mode="livesum",
+        )
+        self.trace_queue = Gauge(
+            "godex_trace_queue_depth",
+            "Trace records waiting",
+            registry=reg,
+            multiprocess_mode="livesum",
+        )
+        # "_total" is the counter's sample name; prometheus-client adds it.
+        self.trace_dropped = Counter(
+            "godex_trace_dropped", "Trace records dropped under overload", registry=reg
         )
         self.session_size = Gauge(
             "godex_session_store_size",
             "Stored responses (refreshed every few minutes)",
             registry=reg,
+            multiprocess_mode="max",  # every worker counts the same shared store
         )
+        self.breaker_state = Gauge(
+            "godex_circuit_breaker_state",
+            "1 for the state each provider's breakers are in (the worst of its models; with "
+            "workers, 1 for each state any worker's breakers are in)",
+            ["provider", "state"],
+            registry=reg,
+            multiprocess_mode="max",
+        )
+        self.breaker_transitions = Counter(
+            "godex_circuit_breaker_transitions",
+            "Breaker transitions by provider and the state entered",
+            ["provider", "state"],
+            registry=reg,
+        )
+        self._sources: dict[str, Callable[[], float]] = {}
+        self._breakers: Callable[[], BreakerStates] | None = None
+        self._dropped_seen = 0.0
+        self._transitions_seen: dict[tuple[str, str], int] = {}
         self.attempts = Counter(
             "godex_upstream_attempts_total",
             "Upstream attempts by provider and outcome (served, retried, failed_over, skipped, "
@@ -245,10 +321,33 @@ class Metrics:
         trace_dropped: Callable[[], float],
         session_store_size: Callable[[], float] | None,
     ) -> None:
-        self.trace_queue.set_function(trace_queue_depth)
-        self.trace_dropped.set_function(trace_dropped)
+        self._sources = {"trace_queue": trace_queue_depth, "trace_dropped": trace_dropped}
         if session_store_size is not None:
-            self.session_size.set_function(session_store_size)
+            self._sources["session_size"] = session_store_size
+
+    def refresh(self) -> None:
+        """Copy what the process state knows into the metrics (cheap: a few reads)."""
+        sources = self._sources
+        if sources:
+            self.trace_queue.set(sources["trace_queue"]())
+            dropped = sources["trace_dropped"]()
+            if dropped > self._dropped_seen:
+                self.trace_dropped.inc(dropped - self._dropped_seen)
+                self._dropped_seen = dropped
+            if "session_size" in sources:
+                self.session_size.set(sources["session_size"]())
+        if self._breakers is not None:
+            states, transitions = self._breakers()
+            for provider, state in states.items():
+                label = self._providers.value(provider)
+                for name in _STATES:
+                    self.breaker_state.labels(label, name).set(1.0 if name == state else 0.0)
+            for (provider, state), count in transitions.items():
+                seen = self._transitions_seen.get((provider, state), 0)
+                if count > seen:
+                    label = self._providers.value(provider)
+                    self.breaker_transitions.labels(label, state).inc(count - seen)
+                    self._transitions_seen[(provider, state)] = count
 
     def observe_request(
         self,
@@ -260,7 +359,14 @@ class Metrics:
         duration_s: float,
         upstream_first_byte_s: float | None,
         overhead_s: float | None,
+        http_status: int = 200,
+        error_code: str | None = None,
     ) -> None:
+        self.responses.labels(
+            self._routes.value(route),
+            status_class(http_status),
+            self._codes.value(error_code) if error_code else "",
+        ).inc()
         children = self._children.get((route, model, provider, status))
         if children is None:
             children = self._request_children(route, model, provider, status)
@@ -322,8 +428,8 @@ class Metrics:
             self.attempts.labels(attempt["provider"], attempt["outcome"]).inc()
 
     def watch_breakers(self, source: Callable[[], BreakerStates]) -> None:
-        """Breaker state per provider and transitions, read when /metrics is scraped."""
-        self.registry.register(_BreakerCollector(source))
+        """Breaker state per provider and transitions, copied in on ``refresh``."""
+        self._breakers = source
 
     def upstream_error(self, *, provider: str, code: str) -> None:
         self.upstream_errors.labels(self._providers.value(provider), self._codes.value(code)).inc()
@@ -341,4 +447,10 @@ class Metrics:
         self.websockets.dec()
 
     def render(self) -> tuple[bytes, str]:
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        self.refresh()
+        return generate_latest(self._scrape), CONTENT_TYPE_LATEST
+
+    def close(self) -> None:
+        """At worker exit: its live gauges (streams, sockets, queue) stop counting."""
+        if self.multiprocess:
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

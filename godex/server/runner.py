@@ -8,33 +8,55 @@ the session store.
 from __future__ import annotations
 
 import base64
+import contextlib
+import errno
 import os
 import pickle
 import signal
+import socket
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from uvicorn.supervisors import Multiprocess
 
 from godex.config.schema import GodexConfig
+from godex.errors import GodexError
 from godex.gateway.wiring import load_secret
 from godex.logging import configure_logging, get_logger
 from godex.server.app import GodexApp
+from godex.server.metrics import multiproc_dir, remove_multiproc_dir
 from godex.server.protocol import GodexHttpToolsProtocol
+from godex.server.reload import ConfigSource, remove_pid, write_pid
 from godex.server.state import build_state
 
 _ENV_CONFIG = "GODEX_RESOLVED_CONFIG"
 
 
-def create_app(config: GodexConfig) -> GodexApp:
-    return GodexApp(build_state(config))
+def create_app(config: GodexConfig, source: ConfigSource | None = None) -> GodexApp:
+    return GodexApp(build_state(config), source=source)
 
 
 def create_app_from_env() -> GodexApp:
     """Factory for worker processes: the parent hands its resolved config over the env."""
-    config: GodexConfig = pickle.loads(base64.b64decode(os.environ[_ENV_CONFIG]))
+    config, source = pickle.loads(base64.b64decode(os.environ[_ENV_CONFIG]))
+    # A SIGHUP forwarded before the app has installed its handler must not kill the worker
+    # (the default action); the app's startup replaces this.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     configure_logging(config.logging)
-    return create_app(config)
+    return create_app(config, source)
+
+
+class ForwardingMultiprocess(Multiprocess):
+    """uvicorn's supervisor restarts every worker on SIGHUP, which cuts nothing but drops each
+    worker's connection memory and re-reads the config from the parent's pickled copy. Each
+    worker reloads itself instead: the parent only passes the signal on."""
+
+    def handle_hup(self) -> None:
+        for process in self.processes:
+            if process.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGHUP)
 
 
 class DrainingWebSocketProtocol(WebSocketsSansIOProtocol):
@@ -89,9 +111,43 @@ def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def serve(config: GodexConfig, warnings: list[str] | None = None) -> None:
+class PortInUse(GodexError):
+    status = 500
+    code = "server.port_in_use"
+    type = "server_error"
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail before uvicorn starts if the address is taken: uvicorn would say so only after
+    "Application startup complete", as a bare errno."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise PortInUse(
+                    f"cannot listen on {host}:{port}: {exc.strerror}", code="server.cannot_bind"
+                ) from exc
+            raise PortInUse(
+                f"port {port} on {host} is already in use (another godex?). Pick another "
+                f"port: godex serve --port {port + 1 if port < 65535 else 5678}, "
+                "or GODEX_PORT, or server.port in godex.yaml",
+                code="server.port_in_use",
+            ) from exc
+
+
+def serve(
+    config: GodexConfig, warnings: list[str] | None = None, source: ConfigSource | None = None
+) -> None:
+    check_port(config.server.host, config.server.port)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the app takes it over at startup
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _exit_cleanly)
+    source = source or ConfigSource(config.source)
     configure_logging(config.logging)
     log = get_logger("godex")
     for warning in warnings or []:
@@ -111,10 +167,22 @@ def serve(config: GodexConfig, warnings: list[str] | None = None) -> None:
         workers=workers,
         config=config.source or "built-in default",
     )
-    if workers == 1:
-        uvicorn.Server(uvicorn.Config(create_app(config), **options)).run()
-        return
-    # Make the shared secret before forking so every worker reads the same file.
-    load_secret(config)
-    os.environ[_ENV_CONFIG] = base64.b64encode(pickle.dumps(config)).decode()
-    uvicorn.run("godex.server.runner:create_app_from_env", factory=True, workers=workers, **options)
+    pid_file = write_pid(config)  # `godex reload` finds us by it
+    try:
+        if workers == 1:
+            uvicorn.Server(uvicorn.Config(create_app(config, source), **options)).run()
+            return
+        # Make the shared secret before forking so every worker reads the same file.
+        load_secret(config)
+        os.environ[_ENV_CONFIG] = base64.b64encode(pickle.dumps((config, source))).decode()
+        uv_config = uvicorn.Config(
+            "godex.server.runner:create_app_from_env", factory=True, workers=workers, **options
+        )
+        sock = uv_config.bind_socket()
+        metrics_dir = multiproc_dir()  # before the workers start: they inherit it
+        try:
+            ForwardingMultiprocess(uv_config, sockets=[sock]).run()
+        finally:
+            remove_multiproc_dir(metrics_dir)
+    finally:
+        remove_pid(pid_file)

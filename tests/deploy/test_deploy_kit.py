@@ -70,6 +70,7 @@ def test_systemd_unit_verifies(tmp_path: Path) -> None:
     analyze = ensure_command("systemd-analyze", "systemd")
     unit = (ROOT / "deploy" / "godex.service").read_text()
     assert "ExecStart=/opt/godex/bin/godex serve --config /etc/godex/godex.yaml" in unit
+    assert "ExecReload=/bin/kill -HUP $MAINPID" in unit  # systemctl reload: SIGHUP reloads
     # verify checks that ExecStart exists: point it at this environment's godex.
     beside = Path(sys.executable).parent / "godex"
     here = str(beside) if beside.exists() else shutil.which("godex")

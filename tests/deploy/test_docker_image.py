@@ -71,7 +71,7 @@ def test_image_runs_as_non_root_with_a_data_volume_and_a_healthcheck(image: str)
     assert config["User"] == "10001:10001"
     assert "/var/lib/godex" in config["Volumes"]
     assert config["WorkingDir"] == "/var/lib/godex"
-    assert any("/health" in part for part in config["Healthcheck"]["Test"])
+    assert any("/health/live" in part for part in config["Healthcheck"]["Test"])
     uid = docker("run", "--rm", "--network", "none", "--entrypoint", "id", image, "-u")
     assert uid.strip() != "0"
 
@@ -111,7 +111,7 @@ providers:
             image, "serve", "--config", "/etc/godex/godex.yaml",
         )  # fmt: skip
         try:
-            wait_http(f"http://127.0.0.1:{port}/health", deadline_s=60)
+            wait_http(f"http://127.0.0.1:{port}/health/live", deadline_s=60)
             request = urllib.request.Request(
                 f"http://127.0.0.1:{port}/v1/responses",
                 data=json.dumps({"model": "fake/some-model", "input": "hi"}).encode(),

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[2] / "godex"
 LAYERS: list[tuple[str, ...]] = [
     ("cli", "__main__"),
     ("server",),
+    ("telemetry",),
     ("frontdoors",),
     ("gateway",),
     ("bridge",),

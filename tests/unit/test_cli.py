@@ -126,17 +126,17 @@ def test_generated_file_passes_config_check(runner: CliRunner, tmp_path: Path) -
 
 
 def test_init_interactive(runner: CliRunner, tmp_path: Path) -> None:
-    answers = "deepseek, minimax\nDS_KEY\ndeepseek-v4-flash\nMM_KEY\nMiniMax-M3\nmy-model\n"
+    answers = "deepseek, minimax\nDS_KEY\ndeepseek-v4-flash\nMM_KEY\nMiniMax-M3\n"
     result = runner.invoke(main, ["init"], input=answers)
     assert result.exit_code == 0, result.output
     assert "known: deepseek-v4-pro, deepseek-v4-flash" in result.output  # offered models
     data = yaml.safe_load((tmp_path / "godex.yaml").read_text())
     assert data["providers"]["deepseek"]["credentials"]["api_key"] == "${DS_KEY}"
     assert data["providers"]["minimax"]["credentials"]["api_key"] == "${MM_KEY}"
-    assert data["models"]["aliases"] == {
-        "my-model": "deepseek/deepseek-v4-flash",
-        "*": "deepseek/deepseek-v4-flash",
-    }
+    aliases = data["models"]["aliases"]
+    # A model of your own choosing answers every size of client model.
+    assert set(aliases.values()) == {"deepseek/deepseek-v4-flash"}
+    assert {"gpt-5.5", "gpt-5.4-mini", "claude-sonnet-*"} <= set(aliases)
     assert data["default_provider"] == "deepseek"
     check = runner.invoke(main, ["config", "check"], env={"DS_KEY": "a", "MM_KEY": "b"})
     assert check.exit_code == 0, check.output
@@ -148,12 +148,97 @@ def test_init_interactive_rejects_unknown_provider(runner: CliRunner, tmp_path: 
     assert not (tmp_path / "godex.yaml").exists()
 
 
-def test_init_offers_only_registered_providers() -> None:
+def test_init_offers_every_registered_provider() -> None:
     from godex.providers import registry
 
-    for name in cli.INIT_PROVIDERS:
-        spec = registry.get_spec(name)
-        assert spec is not None and spec.api_key_env and spec.models
+    assert set(cli.INIT_PROVIDERS) == set(registry.SPECS)
+    assert {"openai_compatible", "kimi", "qwen", "doubao", "vllm", "sglang", "ollama"} <= set(
+        cli.INIT_PROVIDERS
+    )
+
+
+_SIZES = {"gpt-5.5": "big", "gpt-5.4": "main", "gpt-5.4-mini": "mini", "gpt-5.3-codex": "main"}
+_EXPECTED_TIERS = {
+    "kimi": ("kimi-k2.6", "kimi-k2.6", "kimi-k2.5"),
+    "qwen": ("qwen3-max", "qwen3-coder-plus", "qwen3-coder-flash"),
+    "doubao": (
+        "doubao-seed-1-8-251228",
+        "doubao-seed-code-preview-251028",
+        "doubao-seed-1-6-flash-250615",
+    ),
+    "deepseek": ("deepseek-v4-pro", "deepseek-v4-pro", "deepseek-v4-flash"),
+}
+
+
+@pytest.mark.parametrize("name", cli.INIT_PROVIDERS)
+def test_init_writes_a_checked_config_with_client_aliases_for_each_provider(
+    runner: CliRunner, tmp_path: Path, name: str
+) -> None:
+    from godex.config.loader import load
+    from godex.gateway.routing import ModelRouter
+    from godex.gateway.wiring import build_runtimes
+    from godex.providers import registry
+
+    spec = registry.get_spec(name)
+    assert spec is not None
+    written = runner.invoke(main, ["init", "--provider", name, "--yes"])
+    assert written.exit_code == 0, written.output
+    env = {spec.api_key_env: "sk-test-1"} if spec.api_key_required else {}
+    check = runner.invoke(main, ["config", "check"], env=env)
+    assert check.exit_code == 0, check.output
+    assert "warning" not in check.output
+    if not spec.api_key_required:  # local engines: the key is optional, nothing to export
+        assert f"${{{spec.api_key_env}:-}}" in (tmp_path / "godex.yaml").read_text()
+        assert "export" not in written.output
+    cfg = load(str(tmp_path / "godex.yaml"), env=env, strict=True).config
+    router = ModelRouter(cfg, build_runtimes(cfg)[0])
+    from godex.config.template import SUGGESTED
+
+    fallback = SUGGESTED.get(name)
+    local = (spec.default_model,) * 3
+    big, main_, mini = _EXPECTED_TIERS.get(
+        name, (fallback.big, fallback.main, fallback.mini) if fallback else local
+    )
+    tiers = {"big": big, "main": main_, "mini": mini}
+    for client_model, size in _SIZES.items():
+        assert router.resolve(client_model).label == f"{name}/{tiers[size]}"
+    assert router.resolve("gpt-6.1-sol").label == f"{name}/{big}"
+    assert router.resolve("claude-opus-4-7").label == f"{name}/{big}"
+    assert router.resolve("claude-sonnet-4-6").label == f"{name}/{main_}"
+    assert router.resolve("claude-haiku-4-5-20251001").label == f"{name}/{mini}"
+
+
+def test_init_local_engine_takes_the_served_model_and_url(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    result = runner.invoke(
+        main,
+        [
+            "init",
+            "--provider",
+            "vllm",
+            "--model",
+            "Qwen/Qwen3-Coder",
+            "--base-url",
+            "http://gpu:8000/v1",
+            "--yes",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = yaml.safe_load((tmp_path / "godex.yaml").read_text())
+    assert data["providers"]["vllm"]["endpoint"] == {"base_url": "http://gpu:8000/v1"}
+    assert data["providers"]["vllm"]["credentials"] == {"api_key": "${VLLM_API_KEY:-}"}
+    assert set(data["models"]["aliases"].values()) == {"vllm/Qwen/Qwen3-Coder"}
+
+
+def test_builtin_default_aliases_codex_and_claude_code_models() -> None:
+    from godex.config.loader import default_raw
+
+    aliases = default_raw()["models"]["aliases"]
+    assert aliases["gpt-5.5"] == "deepseek/deepseek-v4-pro"
+    assert aliases["gpt-5.4-mini"] == "deepseek/deepseek-v4-flash"
+    assert aliases["claude-haiku-*"] == "deepseek/deepseek-v4-flash"
+    assert "*" not in aliases  # other names still reach DeepSeek as they are
 
 
 def test_check_counts_missing_variable(runner: CliRunner, tmp_path: Path) -> None:
@@ -241,7 +326,7 @@ def test_serve_applies_flags_over_env_over_file(
     import godex.server.runner as server_runner
 
     seen: list[tuple[GodexConfig, list[str]]] = []
-    monkeypatch.setattr(server_runner, "serve", lambda c, w=None: seen.append((c, w or [])))
+    monkeypatch.setattr(server_runner, "serve", lambda c, w=None, s=None: seen.append((c, w or [])))
     (tmp_path / "godex.yaml").write_text(OK_CONFIG + "server: {host: 10.1.1.1, port: 1111}\n")
     env = {"GODEX_HOST": "10.2.2.2", "GODEX_PORT": "2222"}
     assert runner.invoke(main, ["serve"], env=env).exit_code == 0
@@ -286,4 +371,31 @@ def test_sessions_prune_runs(runner: CliRunner, tmp_path: Path) -> None:
     )
     result = runner.invoke(main, ["sessions", "prune", "--older-than", "1d"])
     assert result.exit_code == 0, result.output
-    assert result.output == "removed 0 stored response(s)\n"
+    assert result.stdout == "removed 0 stored response(s)\n"
+    # Progress goes to stderr, the result stays alone on stdout.
+    assert f"pruning stored responses older than 1d in {tmp_path / 's.db'} ..." in result.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["init"], ["reload"], ["config", "check"]])
+def test_help_texts_show_examples(runner: CliRunner, command: list[str]) -> None:
+    result = runner.invoke(main, [*command, "--help"])
+    assert result.exit_code == 0 and "Examples:" in result.output
+    if not command:
+        assert "_GODEX_COMPLETE=bash_source godex" in result.output
+
+
+def test_reload_without_a_running_server_says_so(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "godex.yaml").write_text(OK_CONFIG)
+    result = runner.invoke(main, ["reload"], env={"DS_KEY": "k"})
+    assert result.exit_code == 1
+    assert "no pid file at data/godex.pid: is godex serve running here?" in result.output
+
+
+def test_reload_with_a_stale_pid_file_says_so(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "godex.yaml").write_text(OK_CONFIG)
+    (tmp_path / "data").mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / "data" / "godex.pid").write_text(f"{dead.pid}\n")
+    result = runner.invoke(main, ["reload"], env={"DS_KEY": "k"})
+    assert result.exit_code == 1 and f"no process {dead.pid} (stale pid file" in result.output

@@ -149,6 +149,7 @@ def test_every_declaration_sits_in_field_metadata() -> None:
         "auth",
         "limits",
         "prices",
+        "telemetry",
     ]
 
 
@@ -436,7 +437,7 @@ def test_a_typo_under_a_provider_fails_config_check_but_not_serve(
     assert "1 unknown key(s) in" in check.output
     assert "providers.d.endpont: unknown key, ignored (did you mean 'endpoint'?)" in check.output
     seen: list[list[str]] = []
-    monkeypatch.setattr(server_runner, "serve", lambda c, w=None: seen.append(w or []))
+    monkeypatch.setattr(server_runner, "serve", lambda c, w=None, s=None: seen.append(w or []))
     served = cli_env.invoke(main, ["serve"])
     assert served.exit_code == 0, served.output
     assert seen == [["providers.d.endpont: unknown key, ignored (did you mean 'endpoint'?)"]]
@@ -505,7 +506,7 @@ def test_serve_accepts_the_typescript_level_names(
     import godex.server.runner as server_runner
 
     seen: list[GodexConfig] = []
-    monkeypatch.setattr(server_runner, "serve", lambda c, w=None: seen.append(c))
+    monkeypatch.setattr(server_runner, "serve", lambda c, w=None, s=None: seen.append(c))
     _write(tmp_path, OK_PROVIDER)
     assert cli_env.invoke(main, ["serve", "--log-level", "warn"]).exit_code == 0
     assert seen[-1].logging.level == "warning"
