@@ -22,7 +22,7 @@ command -v haproxy >/dev/null || apt-get install -y -qq haproxy >/dev/null 2>&1 
   || echo "warning: haproxy is missing (apt-get install -y haproxy); tests/multi needs it" >&2
 # The limits tests use a real Redis at 127.0.0.1:6379 (each test under its own key prefix).
 if ! command -v redis-server >/dev/null; then
-  echo "warning: redis-server is not installed; the Redis limits tests will fail (apt-get install redis-server)" >&2
+  echo "warning: redis-server is missing (apt-get install -y redis-server); the limits tests need it" >&2
 elif ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   mkdir -p /var/lib/redis /var/log/redis
   redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
