@@ -37,6 +37,12 @@ class BridgePlan:
 def _map_effort(effort: str, spec: ProviderSpec, diags: Diagnostics) -> tuple[bool, str | None]:
     """(thinking on?, provider effort value) for a Responses effort."""
     table = spec.effort_map
+    if effort == "none":
+        # "none" means no thinking on every provider that can switch it, whatever its table.
+        return False, None
+    if not table and spec.reasoning_control == "effort":
+        # A provider that takes efforts but declares no table gets the client's value as is.
+        return True, effort
     if effort in table:
         value = table[effort]
         return value is not None, value

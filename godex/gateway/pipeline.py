@@ -21,6 +21,7 @@ from godex.bridge.plan import BridgePlan, build_chat_request
 from godex.bridge.request import ResponsesRequest
 from godex.errors import GodexError, ProviderError, UpstreamTimeout
 from godex.gateway.context import RequestContext
+from godex.gateway.conversations import append_turn
 from godex.gateway.history import History, load_history
 from godex.gateway.persist import persist
 from godex.gateway.routing import Route
@@ -29,6 +30,7 @@ from godex.ids import new_id
 from godex.logging import get_logger
 from godex.protocol.deltas import UpstreamError
 from godex.redact import scrub
+from godex.sessions.store import SessionStore
 from godex.upstream.transport import UpstreamResponse
 
 log = get_logger("godex.gateway")
@@ -239,6 +241,8 @@ class Pipeline:
         raw = req.raw
         echo = {k: raw[k] for k in _ECHO_FIELDS if k in raw}
         echo["store"] = req.store
+        if req.conversation is not None:
+            echo["conversation"] = {"id": req.conversation}  # OpenAI's shape, whatever was sent
         seal = None
         if plan.include_encrypted:
             sealer = self.services.sealer
@@ -277,8 +281,19 @@ class Pipeline:
         builder: ResponseBuilder | None = None,
     ) -> None:
         store = self.services.sessions
+        if store is not None and req.conversation is not None:
+            await self._extend_conversation(store, req, response)
         if store is None or not req.store:
             return
         log = builder.recording() if builder is not None else None
         replay = encode_json(log) if log is not None else None
         await persist(store, req, route, response, encoded, replay)
+
+    async def _extend_conversation(
+        self, store: SessionStore, req: ResponsesRequest, response: dict[str, Any]
+    ) -> None:
+        assert req.conversation is not None
+        try:
+            await append_turn(store, req.conversation, response, req.input_items)
+        except Exception:  # storage trouble must not take the user's answer with it
+            log.exception("conversation_write_failed", conversation=req.conversation)

@@ -15,9 +15,11 @@ from godex import __version__
 from godex.errors import AuthError, GodexError, NotFoundError
 from godex.frontdoors.anthropic.errors import error_status_and_body
 from godex.gateway.context import RequestContext
+from godex.gateway.conversations import Conversations
 from godex.gateway.tracing import TRACED_ROUTES, trace_record
 from godex.ids import new_id
 from godex.logging import access_log, get_logger
+from godex.server.conversations import ConversationsHandler
 from godex.server.doors import DoorsHandler
 from godex.server.drain import Drain
 from godex.server.http import Receive, Scope, Send, header, read_body, send_error, send_json
@@ -33,6 +35,7 @@ _COMPACT = _RESPONSES + "/compact"
 _MESSAGES = "/v1/messages"
 _COUNT_TOKENS = _MESSAGES + "/count_tokens"
 _CHAT = "/v1/chat/completions"
+_CONVERSATIONS = "/v1/conversations"
 
 
 class GodexApp:
@@ -42,6 +45,7 @@ class GodexApp:
         self.drain = Drain(state.config.server.shutdown_timeout_s)
         self.responses = ResponsesHandler(state.gateway, state.metrics, self.drain)
         self.stored = StoredResponsesHandler(state.stored)
+        self.conversations = ConversationsHandler(Conversations(state.services.sessions))
         self.websocket = WebSocketDoor(
             state.gateway, self.drain, state.metrics, self._client_key, self._finish
         )
@@ -225,6 +229,18 @@ class GodexApp:
                 return
             await send_json(send, 200, self.models())
             return
+        elif path == _CONVERSATIONS or path.startswith(_CONVERSATIONS + "/"):
+
+            async def read() -> bytes:
+                return await self._body(receive)
+
+            await self.conversations.dispatch(
+                method, path[len(_CONVERSATIONS) :], scope, read, send
+            )
+            return
+        elif path.startswith("/v1/models/") and method == "GET":
+            await send_json(send, 200, self.model(path[len("/v1/models/") :]))
+            return
         elif path == _COMPACT and method == "POST":
             body = await self._body(receive)
             await self.responses.compact(body, ctx, receive, send)
@@ -343,14 +359,27 @@ class GodexApp:
         return states, dict(self.services.breaker_log.counts)
 
     def models(self) -> dict[str, Any]:
-        created = 0
-        return {
-            "object": "list",
-            "data": [
-                {"id": mid, "object": "model", "created": created, "owned_by": "godex"}
-                for mid in self.services.router.model_ids()
-            ],
-        }
+        return {"object": "list", "data": [_model(mid) for mid in self.services.router.model_ids()]}
+
+    def model(self, model_id: str) -> dict[str, Any]:
+        """One model as OpenAI's ``models.retrieve`` answers; OpenAI's 404 for others."""
+        from urllib.parse import unquote
+
+        wanted = unquote(model_id)
+        router = self.services.router
+        if wanted in router.model_ids():
+            return _model(wanted)
+        try:
+            router.resolve(wanted)  # globs and provider/model ids the list cannot spell out
+            return _model(wanted)
+        except GodexError:
+            pass
+        raise NotFoundError(
+            f"The model '{wanted}' does not exist",
+            code="server.model_not_found",
+            wire_code="model_not_found",
+            param="model",
+        )
 
     # -- after every request --------------------------------------------------------------
     def _finish(self, ctx: RequestContext) -> None:
@@ -398,6 +427,10 @@ class GodexApp:
             recorder.record(trace_record(ctx, duration))
 
 
+def _model(model_id: str) -> dict[str, Any]:
+    return {"id": model_id, "object": "model", "created": 0, "owned_by": "godex"}
+
+
 def _route_label(method: str, path: str) -> str:
     if path == _RESPONSES:
         return "responses.create" if method == "POST" else "responses.probe"
@@ -411,7 +444,9 @@ def _route_label(method: str, path: str) -> str:
         return "messages.count_tokens"
     if path == _CHAT:
         return "chat.completions"
-    if path == "/v1/models":
+    if path == _CONVERSATIONS or path.startswith(_CONVERSATIONS + "/"):
+        return "conversations"
+    if path == "/v1/models" or path.startswith("/v1/models/"):
         return "models"
     if path in ("/health", "/metrics"):
         return path[1:]

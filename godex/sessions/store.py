@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from godex.ids import new_id
+
+if TYPE_CHECKING:
+    from godex.sessions.conversations import Conversation
 
 Order = Literal["asc", "desc"]
 
@@ -53,6 +56,35 @@ class SessionStore(Protocol):
     async def list_input_items(
         self, response_id: str, *, after: str | None, limit: int, order: Order
     ) -> dict[str, Any] | None: ...
+    async def find_items(self, item_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Stored input or output items by id, from any response (item_reference without
+        ``previous_response_id``); ids not found are left out."""
+        ...
+
+    # -- conversations (the Conversations API) ------------------------------------------------
+    async def create_conversation(
+        self, conv: Conversation, items: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Store ``conv`` with its first items; the items as stored (with ids)."""
+        ...
+
+    async def get_conversation(self, conv_id: str) -> Conversation | None: ...
+    async def update_conversation(
+        self, conv_id: str, metadata: dict[str, Any]
+    ) -> Conversation | None: ...
+    async def delete_conversation(self, conv_id: str) -> bool: ...
+    async def append_conversation_items(
+        self, conv_id: str, items: list[dict[str, Any]]
+    ) -> list[dict[str, Any]] | None:
+        """Append ``items``; the items as stored, or None if the conversation is unknown."""
+        ...
+
+    async def conversation_items(self, conv_id: str) -> list[dict[str, Any]] | None:
+        """Every item of the conversation, oldest first; None if it is unknown."""
+        ...
+
+    async def delete_conversation_item(self, conv_id: str, item_id: str) -> bool: ...
+
     async def prune(self, before_ts: int) -> int: ...
     async def count(self) -> int: ...
     async def close(self) -> None: ...
@@ -71,6 +103,17 @@ def with_ids(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
             item = {**item, "id": new_id(prefix)}
         out.append(item)
     return out
+
+
+def pick_items(
+    records: list[StoredResponse], wanted: set[str], found: dict[str, dict[str, Any]]
+) -> None:
+    """Into ``found``: the items of ``records`` whose id is wanted (outputs win over inputs)."""
+    for rec in records:
+        for item in (*rec.input_items, *rec.output_items):
+            item_id = item.get("id")
+            if item_id in wanted and item.get("type") != "item_reference":
+                found[item_id] = item
 
 
 def page(

@@ -1,0 +1,45 @@
+"""Conversations (the Conversations API): a record and the item shape both backends share.
+
+A conversation is an ordered list of items that ``POST /v1/responses`` with ``conversation``
+reads in front of its input and appends its input and output to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from godex.ids import new_id
+from godex.sessions.store import with_ids
+
+
+@dataclass(slots=True)
+class Conversation:
+    id: str
+    created_at: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_object(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "conversation",
+            "created_at": self.created_at,
+            "metadata": self.metadata,
+        }
+
+
+def new_conversation_id() -> str:
+    return new_id("conv")
+
+
+def conversation_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Items as a conversation keeps and lists them: an id each, messages as parts with a
+    status (the SDK's ``Message`` requires one). References are not kept: they point at items
+    that are stored in full elsewhere."""
+    kept = [i for i in items if i.get("type", "message") != "item_reference"]
+    out: list[dict[str, Any]] = []
+    for item in with_ids([{"type": "message", **i} if "type" not in i else i for i in kept]):
+        if item.get("type") == "message":
+            item = {"status": "completed", **item}
+        out.append(item)
+    return out
