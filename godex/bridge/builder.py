@@ -465,6 +465,21 @@ class ResponseBuilder:
         self._ev(out, terminal, response=resp)
         return out
 
+    def cancel(self) -> list[Event]:
+        """End a background response cancelled by its owner: open items close incomplete,
+        then ``response.cancelled`` (the status OpenAI reports; the event is the webhook's)."""
+        if self.done:
+            return []
+        if self.log is not None:
+            self.log.append(["q"])
+        out: list[Event] = []
+        self._close_all(out, "incomplete")
+        self.done = True
+        self._final()
+        self.response["status"] = "cancelled"
+        self._ev(out, "response.cancelled", response=self.response)
+        return out
+
     def fail(self, err: GodexError) -> list[Event]:
         """End the response as failed: close what is open, then ``error`` + ``response.failed``."""
         if self.done:

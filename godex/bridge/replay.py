@@ -162,6 +162,8 @@ def replay_events(response: dict[str, Any], recorded: bytes | None) -> list[Even
             events += builder.keepalive()
         elif tag == "z":
             events += builder.finish()
+        elif tag == "q":
+            events += builder.cancel()
         elif tag == "i":
             events += builder.emit_item(op[1])
         elif tag == "x":

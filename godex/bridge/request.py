@@ -62,6 +62,8 @@ class ResponsesRequest:
     prompt_cache_key: str | None = None
     conversation: str | None = None  # the Conversations API id this turn reads and extends
     background: bool = False
+    # The id a background turn announced before it opened (its builder then uses it).
+    response_id: str | None = None
     # Front doors whose protocol has stop sequences (Messages, Chat Completions) set this.
     stop: list[str] | None = None
     # (action, subject, detail) decisions a front door made while parsing, e.g. a parameter its

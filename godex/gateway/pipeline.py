@@ -153,6 +153,16 @@ def note_result(ctx: RequestContext, response: dict[str, Any], event_count: int)
         ctx.terminal_event = "response." + ctx.status
 
 
+def echo_of(req: ResponsesRequest) -> dict[str, Any]:
+    """The request fields its Response repeats back."""
+    raw = req.raw
+    echo = {k: raw[k] for k in _ECHO_FIELDS if k in raw}
+    echo["store"] = req.store
+    if req.conversation is not None:
+        echo["conversation"] = {"id": req.conversation}  # OpenAI's shape, whatever was sent
+    return echo
+
+
 class Pipeline:
     """The steps of a turn; each kind of turn (answer, compaction) runs its own sequence."""
 
@@ -238,11 +248,7 @@ class Pipeline:
     def make_builder(
         self, req: ResponsesRequest, plan: BridgePlan, route: Route, stream: bool
     ) -> ResponseBuilder:
-        raw = req.raw
-        echo = {k: raw[k] for k in _ECHO_FIELDS if k in raw}
-        echo["store"] = req.store
-        if req.conversation is not None:
-            echo["conversation"] = {"id": req.conversation}  # OpenAI's shape, whatever was sent
+        echo = echo_of(req)
         seal = None
         if plan.include_encrypted:
             sealer = self.services.sealer
@@ -258,7 +264,7 @@ class Pipeline:
                 return check_output(contract, response)
 
         return ResponseBuilder(
-            response_id=new_id("resp"),
+            response_id=req.response_id or new_id("resp"),
             model=req.model,
             created_at=int(time.time()),
             echo=echo,

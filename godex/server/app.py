@@ -14,6 +14,7 @@ from typing import Any
 from godex import __version__
 from godex.errors import AuthError, GodexError, NotFoundError
 from godex.frontdoors.anthropic.errors import error_status_and_body
+from godex.gateway.background import BackgroundRuns
 from godex.gateway.context import RequestContext
 from godex.gateway.conversations import Conversations
 from godex.gateway.tracing import TRACED_ROUTES, trace_record
@@ -44,7 +45,9 @@ class GodexApp:
         self.services = state.services
         self.drain = Drain(state.config.server.shutdown_timeout_s)
         self.responses = ResponsesHandler(state.gateway, state.metrics, self.drain)
-        self.stored = StoredResponsesHandler(state.stored)
+        self.background = BackgroundRuns(state.gateway)
+        self.responses.background = self.background
+        self.stored = StoredResponsesHandler(state.stored, self.background)
         self.conversations = ConversationsHandler(Conversations(state.services.sessions))
         self.websocket = WebSocketDoor(
             state.gateway, self.drain, state.metrics, self._client_key, self._finish
@@ -92,6 +95,7 @@ class GodexApp:
 
     async def shutdown(self) -> None:
         state = self.services
+        await self.background.shutdown()  # each ends cancelled, persisted
         task = state.extra.pop("maintenance", None)
         if isinstance(task, asyncio.Task):
             task.cancel()

@@ -6,26 +6,12 @@ reads in front of its input and appends its input and output to.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from godex.ids import new_id
-from godex.sessions.store import with_ids
+from godex.sessions.store import Conversation, with_ids
 
-
-@dataclass(slots=True)
-class Conversation:
-    id: str
-    created_at: int
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    def to_object(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "object": "conversation",
-            "created_at": self.created_at,
-            "metadata": self.metadata,
-        }
+__all__ = ["Conversation", "conversation_items", "new_conversation_id"]
 
 
 def new_conversation_id() -> str:

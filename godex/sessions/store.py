@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
 
 from godex.ids import new_id
-
-if TYPE_CHECKING:
-    from godex.sessions.conversations import Conversation
 
 Order = Literal["asc", "desc"]
 
@@ -41,6 +38,21 @@ class StoredResponse:
     response_json: bytes | None = None
     # The builder log of a streamed response (JSON): its replay yields the events sent live.
     replay: bytes | None = None
+
+
+@dataclass(slots=True)
+class Conversation:
+    id: str
+    created_at: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_object(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "conversation",
+            "created_at": self.created_at,
+            "metadata": self.metadata,
+        }
 
 
 class SessionStore(Protocol):
