@@ -13,6 +13,7 @@ from typing import Any
 
 from godex.bridge import items
 from godex.bridge.diagnostics import Diagnostics
+from godex.bridge.files import file_part_text
 from godex.bridge.items import reasoning
 from godex.bridge.items.tool_search_call import loaded_tools
 from godex.bridge.sealing import Sealer
@@ -73,7 +74,7 @@ class MessageBuilder:
                         "ignored", where, f"{self.spec.name} does not accept images; image dropped"
                     )
             elif kind == "input_file":
-                self.diags.add("ignored", where, "input_file parts are not supported; dropped")
+                texts.append({"type": "text", "text": self._file(part, where)})
             else:
                 self.diags.add("ignored", where, f"content part {kind!r} dropped")
         if has_image:
@@ -246,9 +247,21 @@ class MessageBuilder:
                 else:
                     texts.append("[image omitted: the model cannot view images]")
                     self.diags.add("ignored", where, f"{self.spec.name} does not accept images")
+            elif kind == "input_file":
+                texts.append(self._file(part, where))
             else:
                 texts.append(f"[{kind} omitted]")
         return "\n".join(texts)
+
+    def _file(self, part: dict[str, Any], where: str) -> str:
+        found = file_part_text(part, where)
+        self.diags.add(
+            "degraded",
+            where,
+            f"{self.spec.name} takes no files: input_file '{found.filename}' "
+            f"({found.media_type}) sent as its text",
+        )
+        return found.as_prompt()
 
     def _close_tool_block(self) -> None:
         """Every call must have an answer before the conversation moves on."""

@@ -73,6 +73,7 @@ class BackgroundRuns:
                 code="session.background_needs_store",
                 param="background",
             )
+        req = await gateway.inline_files(req)
         routes = gateway.services.router.candidates(req.model)
         route = gateway.route(req, ctx) if len(routes) == 1 else routes[0]
         history = await gateway.history(req)

@@ -22,6 +22,7 @@ from godex.bridge.request import ResponsesRequest
 from godex.errors import GodexError, ProviderError, UpstreamTimeout
 from godex.gateway.context import RequestContext
 from godex.gateway.conversations import append_turn
+from godex.gateway.files import inline_file_urls
 from godex.gateway.history import History, load_history
 from godex.gateway.persist import persist
 from godex.gateway.routing import Route
@@ -177,6 +178,12 @@ class Pipeline:
         ctx.upstream_model = route.upstream_model
         route.provider.ensure_available()
         return route
+
+    async def inline_files(self, req: ResponsesRequest) -> ResponsesRequest:
+        """``file_url`` parts fetched into ``file_data`` when the operator allows it."""
+        s = self.services
+        server = s.config.server
+        return await inline_file_urls(req, server.fetch_file_urls, server.max_body_bytes)
 
     async def history(self, req: ResponsesRequest) -> History:
         s = self.services
