@@ -43,7 +43,7 @@ def file_server() -> Iterator[str]:
     body = pdf_with_text("Fetched by URL")
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("content-type", "application/pdf")
             self.send_header("content-length", str(len(body)))
