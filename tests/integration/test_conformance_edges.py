@@ -165,3 +165,12 @@ def test_a_provider_429_carries_openais_type_code_and_wait(
     assert error["type"] == "tokens"
     assert "Please try again in 12s." in error["message"]
     assert resp.headers["retry-after"] == "12"
+
+
+def test_an_unknown_response_is_openais_404(raw: httpx.Client) -> None:
+    resp = raw.get("/v1/responses/resp_nowhere")
+    assert resp.status_code == 404
+    error = resp.json()["error"]
+    assert error["message"] == "Response with id 'resp_nowhere' not found."
+    assert error["type"] == "invalid_request_error"
+    assert error["code"] is None
