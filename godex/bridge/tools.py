@@ -29,6 +29,8 @@ class ToolDeclarations:
     # (namespace, client name) -> upstream name, to render history calls the same way
     upstream_names: dict[tuple[str | None, str], str] = field(default_factory=dict)
     web_search: dict[str, Any] | None = None
+    # The upstream name of the search function GodeX serves itself (managed web search).
+    managed_search: str | None = None
 
 
 @functools.lru_cache(maxsize=64)
@@ -55,8 +57,12 @@ class _Namer:
 
 
 def declare_tools(
-    tools: list[dict[str, Any]], spec: ProviderSpec, diags: Diagnostics
+    tools: list[dict[str, Any]],
+    spec: ProviderSpec,
+    diags: Diagnostics,
+    managed_search: bool = False,
 ) -> ToolDeclarations:
+    """``managed_search``: web_search tools become a function GodeX answers itself."""
     out = ToolDeclarations()
     if not tools:
         return out
@@ -90,6 +96,17 @@ def declare_tools(
             for j, inner in enumerate(tool.get("tools") or []):
                 if isinstance(inner, dict):
                     visit(inner, f"{where}.tools[{j}]", tool["name"])
+        elif kind in web_search_call.TOOL_TYPES and managed_search:
+            if out.managed_search is None:
+                name = namer(web_search_call.MANAGED_NAME)
+                fn = {
+                    "name": name,
+                    "description": web_search_call.MANAGED_DESCRIPTION,
+                    "parameters": web_search_call.MANAGED_PARAMETERS,
+                }
+                out.functions.append({"type": "function", "function": fn})
+                out.managed_search = name
+                diags.add("degraded", where, "web_search served by GodeX's search backend")
         elif kind in web_search_call.TOOL_TYPES:
             if web_search_call.declare(tool, where, spec, diags, out.web_search is not None):
                 out.web_search = tool
@@ -149,6 +166,9 @@ def _allowed_tools(
     """Only the allowed tools go upstream; ``required`` makes the model call one of them."""
     accepted = spec.tool_choices
     allowed = _allowed_names(choice, decl)
+    listed = {t.get("type") for t in choice.get("tools") or [] if isinstance(t, dict)}
+    if decl.managed_search is not None and listed & set(web_search_call.TOOL_TYPES):
+        allowed.add(decl.managed_search)
     hosted = decl.web_search
     if hosted is not None and not any(
         isinstance(t, dict) and t.get("type") == hosted.get("type")

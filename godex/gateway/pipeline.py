@@ -26,6 +26,7 @@ from godex.gateway.files import inline_file_urls
 from godex.gateway.history import History, load_history
 from godex.gateway.persist import persist
 from godex.gateway.routing import Route
+from godex.gateway.websearch import SearchBackend, build_backend
 from godex.gateway.wiring import Services
 from godex.ids import new_id
 from godex.logging import get_logger
@@ -169,6 +170,16 @@ class Pipeline:
 
     def __init__(self, services: Services) -> None:
         self.services = services
+        self.search_backend: SearchBackend | None = build_backend(
+            services.config.web_search, services.router.runtimes, services.transport
+        )
+
+    def manages_search(self, route: Route) -> bool:
+        """GodeX runs web searches itself for this target (``web_search.mode``)."""
+        if self.search_backend is None:
+            return False
+        mode = self.services.config.web_search.mode
+        return mode == "godex_managed" or (mode == "auto" and not route.spec.native_web_search)
 
     # -- steps ----------------------------------------------------------------------------
     def route(self, req: ResponsesRequest, ctx: RequestContext) -> Route:
@@ -202,7 +213,13 @@ class Pipeline:
             planned = dataclasses.replace(req, input_items=own)
         spec = route.spec
         plan = build_chat_request(
-            planned, items, route.upstream_model, spec, sealer, history.resolve
+            planned,
+            items,
+            route.upstream_model,
+            spec,
+            sealer,
+            history.resolve,
+            managed_search=self.manages_search(route),
         )
         for d in diags.items:
             plan.diagnostics.add(d.action, d.subject, d.detail)
