@@ -118,6 +118,11 @@ class ZhipuSearch(_HttpBackend):
     name = "zhipu"
     path = "/web_search"
 
+    def __init__(self, transport: Transport, base_url: str, api_key: str, timeout_ms: int) -> None:
+        if "/paas/" not in base_url:
+            base_url = base_url.rstrip("/") + "/api/paas/v4"  # a bare host, as configs give it
+        super().__init__(transport, base_url, api_key, timeout_ms)
+
     def body(self, query: str, count: int) -> dict[str, Any]:
         # The API caps a query at 70 characters.
         return {"search_query": query[:70], "search_engine": "search_std", "count": count}

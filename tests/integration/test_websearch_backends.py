@@ -92,6 +92,11 @@ async def test_a_slow_search_times_out_as_a_typed_error(
         release.set()
 
 
+def test_a_zhipu_backend_given_a_bare_host_calls_its_api_path() -> None:
+    backend = ZhipuSearch(AiohttpTransport(), "https://open.bigmodel.cn", "k", 1000)
+    assert backend.url == "https://open.bigmodel.cn/api/paas/v4/web_search"
+
+
 def test_the_backend_comes_from_the_web_search_config() -> None:
     tavily = WebSearchConfig(
         mode="godex_managed", backend=WebSearchBackendConfig(type="tavily", api_key="k")
