@@ -18,6 +18,9 @@ async def follow(run: BackgroundRun, send: Send, starting_after: int | None = No
             events = [e for e in events if e["sequence_number"] > starting_after]
         ended = run.done and seen >= len(run.events)
         body = encode_events(events) if events else b""
-        await send({"type": "http.response.body", "body": body, "more_body": not ended})
+        try:
+            await send({"type": "http.response.body", "body": body, "more_body": not ended})
+        except OSError:
+            return  # the follower left; the run goes on without it
         if ended:
             return

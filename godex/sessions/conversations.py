@@ -22,9 +22,17 @@ def conversation_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Items as a conversation keeps and lists them: an id each, messages as parts with a
     status (the SDK's ``Message`` requires one). References are not kept: they point at items
     that are stored in full elsewhere."""
-    kept = [i for i in items if i.get("type", "message") != "item_reference"]
+    kept: list[dict[str, Any]] = []
+    for item in items:
+        if item.get("type", "message") == "item_reference":
+            continue
+        if "type" not in item:
+            item = {"type": "message", **item}
+        if not isinstance(item.get("id"), str):
+            item = {k: v for k, v in item.items() if k != "id"}  # a fresh one below
+        kept.append(item)
     out: list[dict[str, Any]] = []
-    for item in with_ids([{"type": "message", **i} if "type" not in i else i for i in kept]):
+    for item in with_ids(kept):
         if item.get("type") == "message":
             item = {"status": "completed", **item}
         out.append(item)

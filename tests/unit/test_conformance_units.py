@@ -6,7 +6,7 @@ import dataclasses
 import json
 from typing import Any
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from godex.bridge.plan import build_chat_request
@@ -63,3 +63,25 @@ def test_rate_limit_message_never_fails_and_keeps_the_text(message: str, after: 
 def test_rate_limit_message_states_the_wait_in_seconds(seconds: float) -> None:
     out = rate_limit_message("busy.", repr(seconds))
     assert "Please try again in " in out and out.endswith("s.")
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.dictionaries(st.sampled_from(["type", "role", "content", "id"]), _json), max_size=5)
+)
+def test_conversation_items_always_get_ids_and_messages_a_status(items: list[Any]) -> None:
+    from godex.sessions.conversations import conversation_items
+
+    stored = conversation_items(items)
+    assert all(isinstance(i.get("id"), str) and i["id"] for i in stored)
+    assert all("status" in i for i in stored if i.get("type") == "message")
+    assert not any(i.get("type") == "item_reference" for i in stored)
