@@ -17,10 +17,12 @@ import msgspec
 
 from godex.config.schema import WebSearchConfig
 from godex.errors import ConfigError, ProviderError, UpstreamTimeout
+from godex.logging import get_logger
 from godex.providers.runtime import ProviderRuntime
 from godex.redact import scrub
 from godex.upstream.transport import Timeouts, Transport, UpstreamRequest
 
+log = get_logger("godex.gateway")
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 
@@ -184,10 +186,14 @@ def build_backend(
             code="config.invalid",
         )
     if not api_key:
-        raise ConfigError(
-            f"web_search.backend: the {kind} backend needs an api_key (or a provider to reuse)",
-            code="config.invalid",
+        # Usually an unset ${VAR}: the gateway still starts, with web search as without a
+        # backend (native where the provider has it, else the tool dropped with a diagnostic).
+        log.warning(
+            "web_search_backend_unavailable",
+            backend=kind,
+            reason="no api_key (and no provider key to reuse)",
         )
+        return None
     if kind == "zhipu":
         return ZhipuSearch(transport, base or ZHIPU_BASE, api_key, cfg.timeout_ms)
     return TavilySearch(transport, base or TAVILY_BASE, api_key, cfg.timeout_ms)

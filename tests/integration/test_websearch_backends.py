@@ -103,6 +103,8 @@ def test_the_backend_comes_from_the_web_search_config() -> None:
     )
     assert isinstance(build_backend(tavily, {}, AiohttpTransport()), TavilySearch)
     assert build_backend(WebSearchConfig(), {}, AiohttpTransport()) is None
+    keyless = WebSearchConfig(backend=WebSearchBackendConfig(type="zhipu"))
+    assert build_backend(keyless, {}, AiohttpTransport()) is None  # an unset ${VAR}: still starts
     with pytest.raises(ConfigError):
         build_backend(
             WebSearchConfig(mode="godex_managed", backend=WebSearchBackendConfig(type="bing")),
