@@ -18,6 +18,10 @@ WIRE_CODES: dict[str, str] = {
     "session.previous_response_not_found": "previous_response_not_found",
 }
 
+# ``wire_code=NO_WIRE_CODE``: OpenAI answers this failure with ``code: null`` (an orphaned tool
+# output, an unknown item reference); clients see null, the domain code stays in godex_code.
+NO_WIRE_CODE = ""
+
 
 class GodexError(Exception):
     status: int = 500
@@ -45,7 +49,9 @@ class GodexError(Exception):
         if type is not None:
             self.type = type
         self.param = param
-        self.wire_code = wire_code or WIRE_CODES.get(self.code, self.code)
+        self.wire_code = (
+            wire_code if wire_code is not None else WIRE_CODES.get(self.code, self.code)
+        )
         self.headers = headers or {}
         self.upstream_message = upstream_message
 
@@ -55,14 +61,14 @@ class GodexError(Exception):
                 "message": self.message,
                 "type": self.type,
                 "param": self.param,
-                "code": self.wire_code,
+                "code": self.wire_code or None,
                 "godex_code": self.code,
             }
         }
 
     def to_response_error(self) -> dict[str, Any]:
         """The ``error`` object of a failed Response (``{code, message}``)."""
-        return {"code": self.wire_code, "message": self.message}
+        return {"code": self.wire_code or self.code, "message": self.message}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.code!r}, {self.message!r}, status={self.status})"

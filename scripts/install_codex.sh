@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the pinned Codex CLI and Claude Code into tests/e2e/node_modules for the e2e suite.
+# Install the pinned Codex CLI, Claude Code and the Vercel AI SDK into tests/e2e/node_modules for the e2e suite.
 # Idempotent: does nothing when the pinned versions are already there.
 set -euo pipefail
 cd "$(dirname "$0")/../tests/e2e"
@@ -17,7 +17,15 @@ if [[ -f node_modules/@anthropic-ai/claude-code/package.json ]]; then
   claude_have="$(node -p 'require("./node_modules/@anthropic-ai/claude-code/package.json").version')"
 fi
 
-if [[ "$have" != "$want" || ! -x "$bin" || "$claude_have" != "$claude_want" || ! -x "$claude_bin" ]]; then
+# The Vercel AI SDK (tests/e2e/test_vercel_ai_sdk.py) is installed from the same lockfile.
+ai_want="$(node -p 'require("./package.json").dependencies["@ai-sdk/openai"]')"
+ai_have=""
+if [[ -f node_modules/@ai-sdk/openai/package.json ]]; then
+  ai_have="$(node -p 'require("./node_modules/@ai-sdk/openai/package.json").version')"
+fi
+
+if [[ "$have" != "$want" || ! -x "$bin" || "$claude_have" != "$claude_want" || ! -x "$claude_bin" \
+  || "$ai_have" != "$ai_want" || ! -f node_modules/ai/package.json ]]; then
   echo "installing @openai/codex@$want (found: ${have:-none})," \
     "@anthropic-ai/claude-code@$claude_want (found: ${claude_have:-none})" >&2
   # The lockfile makes the install reproducible; fall back to a plain install without one.

@@ -35,6 +35,8 @@ from godex.protocol.deltas import (
 )
 
 Event = dict[str, Any]
+# What the builder is fed: the provider's deltas, and the steps of a search GodeX runs itself.
+Fed = Delta | web_search_call.SearchStarted | web_search_call.SearchDone
 OutputCheck = Callable[[dict[str, Any]], GodexError | None]
 SealFn = Callable[[str], str | None]  # reasoning text -> encrypted_content
 
@@ -89,6 +91,7 @@ class ResponseBuilder:
         self._open_tool: ToolCall | None = None
         self._finish: str | None = None
         self._usage: Usage | None = None
+        self._searches: dict[str, tuple[int, str]] = {}  # managed search key -> (index, id)
         self.response = response_object(response_id, model, created_at, echo)
 
     @property
@@ -143,12 +146,12 @@ class ResponseBuilder:
         return out
 
     # -- deltas ---------------------------------------------------------------------------
-    def feed(self, delta: Delta) -> list[Event]:
+    def feed(self, delta: Fed) -> list[Event]:
         out: list[Event] = []
         self.feed_into(delta, out)
         return out
 
-    def feed_into(self, delta: Delta, out: list[Event]) -> None:
+    def feed_into(self, delta: Fed, out: list[Event]) -> None:
         """Like ``feed``, appending to ``out``: the streaming loop's allocation-free form."""
         if self.done:
             return
@@ -180,6 +183,14 @@ class ResponseBuilder:
                     log.append(["e", delta.code, delta.message, delta.status])
                 err = ProviderError(delta.message, code=delta.code, status=delta.status or 502)
                 out += self._fail(err)
+            case web_search_call.SearchStarted():
+                if log is not None:
+                    log.append(["Ws", delta.key, delta.query])
+                self._search_started(delta, out)
+            case web_search_call.SearchDone():
+                if log is not None:
+                    log.append(["Wd", delta.key, delta.query, delta.sources])
+                self._search_done(delta, out)
             case WebSearchResult():
                 if log is not None:
                     log.append(["w", delta.query, delta.sources])
@@ -188,6 +199,28 @@ class ResponseBuilder:
                     self._new_id(web_search_call.ID_PREFIX), delta.query, delta.sources
                 )
                 self._whole_item(item, out)
+
+    def _search_started(self, delta: web_search_call.SearchStarted, out: list[Event]) -> None:
+        self._close(out)
+        item_id = self._new_id(web_search_call.ID_PREFIX)
+        index = len(self._output)
+        opened = web_search_call.opened_item(item_id, delta.query)
+        self._output.append(opened)
+        self._searches[delta.key] = (index, item_id)
+        at = {"item_id": item_id, "output_index": index}
+        self._ev(out, "response.output_item.added", output_index=index, item=opened)
+        self._ev(out, "response.web_search_call.in_progress", **at)
+        self._ev(out, "response.web_search_call.searching", **at)
+
+    def _search_done(self, delta: web_search_call.SearchDone, out: list[Event]) -> None:
+        found = self._searches.pop(delta.key, None)
+        if found is None:
+            return
+        index, item_id = found
+        final = web_search_call.item(item_id, delta.query, delta.sources)
+        self._output[index] = final
+        self._ev(out, "response.web_search_call.completed", item_id=item_id, output_index=index)
+        self._ev(out, "response.output_item.done", output_index=index, item=final)
 
     def emit_item(self, item: dict[str, Any]) -> list[Event]:
         """A whole, finished item (a compaction), announced and done in canonical order."""
@@ -463,6 +496,21 @@ class ResponseBuilder:
             "failed": "response.failed",
         }[resp["status"]]
         self._ev(out, terminal, response=resp)
+        return out
+
+    def cancel(self) -> list[Event]:
+        """End a background response cancelled by its owner: open items close incomplete,
+        then ``response.cancelled`` (the status OpenAI reports; the event is the webhook's)."""
+        if self.done:
+            return []
+        if self.log is not None:
+            self.log.append(["q"])
+        out: list[Event] = []
+        self._close_all(out, "incomplete")
+        self.done = True
+        self._final()
+        self.response["status"] = "cancelled"
+        self._ev(out, "response.cancelled", response=self.response)
         return out
 
     def fail(self, err: GodexError) -> list[Event]:

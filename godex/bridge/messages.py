@@ -13,10 +13,15 @@ from typing import Any
 
 from godex.bridge import items
 from godex.bridge.diagnostics import Diagnostics
+from godex.bridge.files import file_part_text
 from godex.bridge.items import reasoning
 from godex.bridge.items.tool_search_call import loaded_tools
 from godex.bridge.sealing import Sealer
+from godex.errors import NO_WIRE_CODE, InvalidRequestError
 from godex.providers.spec import ProviderSpec
+
+# Outputs OpenAI refuses without their call anywhere in the conversation.
+_STRICT_OUTPUTS = ("function_call_output", "custom_tool_call_output")
 
 Resolver = Callable[[str], dict[str, Any] | None]
 
@@ -39,6 +44,7 @@ class MessageBuilder:
         self._reasoning: list[str] = []
         self._open_calls: dict[str, dict[str, Any]] = {}  # call_id -> assistant message
         self._answered: set[str] = set()
+        self._seen_calls: set[str] = set()
         self._deferred_images: list[dict[str, Any]] = []
         self.has_reasoning = False
         self.tool_turn_without_reasoning = False
@@ -68,7 +74,7 @@ class MessageBuilder:
                         "ignored", where, f"{self.spec.name} does not accept images; image dropped"
                     )
             elif kind == "input_file":
-                self.diags.add("ignored", where, "input_file parts are not supported; dropped")
+                texts.append({"type": "text", "text": self._file(part, where)})
             else:
                 self.diags.add("ignored", where, f"content part {kind!r} dropped")
         if has_image:
@@ -90,10 +96,12 @@ class MessageBuilder:
                 self._reasoning.append(text)
         elif kind == "item_reference":
             ref = self.resolve(item["id"]) if self.resolve else None
-            if ref is None:
-                self.diags.add(
-                    "ignored", where, f"item_reference {item['id']!r} not found; dropped"
-                )
+            if ref is None and where == "history":
+                # Stored references were renumbered when stored; the item they named was
+                # already sent in full on that turn.
+                self.diags.add("ignored", where, "a stored item_reference was skipped")
+            elif ref is None:
+                raise unknown_reference(str(item["id"]))
             elif ref.get("type") != "item_reference":
                 self.add(ref, where)
         elif kind in ("additional_tools", "compaction_trigger"):
@@ -177,6 +185,7 @@ class MessageBuilder:
         if "reasoning_content" not in prev:
             self.tool_turn_without_reasoning = True
         self._open_calls[call_id] = prev
+        self._seen_calls.add(call_id)
 
     @staticmethod
     def _calls_of(msg: dict[str, Any]) -> list[str]:
@@ -197,6 +206,19 @@ class MessageBuilder:
             text = self._tool_output_parts(output, where)
         else:
             text = "" if output is None else str(output)
+        if (
+            kind in _STRICT_OUTPUTS
+            and isinstance(call_id, str)
+            and call_id not in self._seen_calls
+            and item.get("call_id") not in self._seen_calls
+        ):
+            # OpenAI's answer, word for word: clients and agents key their recovery on it.
+            raise InvalidRequestError(
+                f"No tool call found for function call output with call_id {call_id}.",
+                code="bridge.orphaned_tool_output",
+                param="input",
+                wire_code=NO_WIRE_CODE,
+            )
         if not isinstance(call_id, str) or call_id not in self._open_calls:
             self.diags.add(
                 "degraded", where, "tool output without a matching call sent as user text"
@@ -225,9 +247,21 @@ class MessageBuilder:
                 else:
                     texts.append("[image omitted: the model cannot view images]")
                     self.diags.add("ignored", where, f"{self.spec.name} does not accept images")
+            elif kind == "input_file":
+                texts.append(self._file(part, where))
             else:
                 texts.append(f"[{kind} omitted]")
         return "\n".join(texts)
+
+    def _file(self, part: dict[str, Any], where: str) -> str:
+        found = file_part_text(part, where)
+        self.diags.add(
+            "degraded",
+            where,
+            f"{self.spec.name} takes no files: input_file '{found.filename}' "
+            f"({found.media_type}) sent as its text",
+        )
+        return found.as_prompt()
 
     def _close_tool_block(self) -> None:
         """Every call must have an answer before the conversation moves on."""
@@ -253,6 +287,15 @@ class MessageBuilder:
         if self._reasoning:
             self._reasoning = []  # reasoning with no assistant message after it: nothing to attach
         return self.messages
+
+
+def unknown_reference(item_id: str) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"Item with id '{item_id}' not found.",
+        code="bridge.item_reference_not_found",
+        param="input",
+        wire_code=NO_WIRE_CODE,
+    )
 
 
 def _as_text(content: str | list[dict[str, Any]]) -> str:

@@ -37,6 +37,12 @@ class BridgePlan:
 def _map_effort(effort: str, spec: ProviderSpec, diags: Diagnostics) -> tuple[bool, str | None]:
     """(thinking on?, provider effort value) for a Responses effort."""
     table = spec.effort_map
+    if effort == "none":
+        # "none" means no thinking on every provider that can switch it, whatever its table.
+        return False, None
+    if not table and spec.reasoning_control == "effort":
+        # A provider that takes efforts but declares no table gets the client's value as is.
+        return True, effort
     if effort in table:
         value = table[effort]
         return value is not None, value
@@ -119,11 +125,14 @@ def build_chat_request(
     spec: ProviderSpec,
     sealer: Sealer,
     resolve_reference: Resolver | None = None,
+    managed_search: bool = False,
 ) -> BridgePlan:
+    """``managed_search``: GodeX runs web searches itself (a backend is configured and the
+    web_search mode wants it for this provider)."""
     spec = spec.for_model(upstream_model)
     diags = Diagnostics()
     items = history + req.input_items if history else req.input_items
-    decl = declare_tools(req.tools + tools_from_input(items), spec, diags)
+    decl = declare_tools(req.tools + tools_from_input(items), spec, diags, managed_search)
     body: dict[str, Any] = {"model": upstream_model}
     chat = ChatRequest(body=body, stream=req.stream)
     contract, format_note = _text_format(req, spec, body, diags)
@@ -183,6 +192,9 @@ def build_chat_request(
         body["stream_options"] = {"include_usage": True}
 
     summary = (req.reasoning or {}).get("summary")
+    notes: dict[str, Any] = {}
+    if decl.managed_search is not None and decl.managed_search in _declared(body):
+        notes["managed_search"] = decl.managed_search
     return BridgePlan(
         chat=chat,
         tool_plan=decl.plan,
@@ -190,4 +202,9 @@ def build_chat_request(
         include_encrypted="reasoning.encrypted_content" in req.include,
         reasoning_summary=summary in _SUMMARY_MODES,
         contract=contract,
+        notes=notes,
     )
+
+
+def _declared(body: dict[str, Any]) -> set[str]:
+    return {t["function"]["name"] for t in body.get("tools") or []}

@@ -162,6 +162,12 @@ def replay_events(response: dict[str, Any], recorded: bytes | None) -> list[Even
             events += builder.keepalive()
         elif tag == "z":
             events += builder.finish()
+        elif tag == "q":
+            events += builder.cancel()
+        elif tag == "Ws":
+            events += builder.feed(web_search_call.SearchStarted(op[1], op[2]))
+        elif tag == "Wd":
+            events += builder.feed(web_search_call.SearchDone(op[1], op[2], op[3]))
         elif tag == "i":
             events += builder.emit_item(op[1])
         elif tag == "x":

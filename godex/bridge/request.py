@@ -60,6 +60,10 @@ class ResponsesRequest:
     user: str | None = None
     safety_identifier: str | None = None
     prompt_cache_key: str | None = None
+    conversation: str | None = None  # the Conversations API id this turn reads and extends
+    background: bool = False
+    # The id a background turn announced before it opened (its builder then uses it).
+    response_id: str | None = None
     # Front doors whose protocol has stop sequences (Messages, Chat Completions) set this.
     stop: list[str] | None = None
     # (action, subject, detail) decisions a front door made while parsing, e.g. a parameter its
@@ -260,7 +264,7 @@ def parse_request(body: bytes, limits: RequestLimits = DEFAULT_LIMITS) -> Respon
     _cap("model", len(model), limits.max_model_chars, "characters")
     raw_input = data.get("input")
     if raw_input is None:
-        if not data.get("previous_response_id"):
+        if not data.get("previous_response_id") and not data.get("conversation"):
             raise InvalidRequestError(
                 "Missing required parameter: 'input'.",
                 param="input",
@@ -313,4 +317,17 @@ def parse_request(body: bytes, limits: RequestLimits = DEFAULT_LIMITS) -> Respon
         user=_opt(data, "user", (str,), "a string"),
         safety_identifier=_opt(data, "safety_identifier", (str,), "a string"),
         prompt_cache_key=_opt(data, "prompt_cache_key", (str,), "a string"),
+        conversation=_conversation(data.get("conversation")),
+        background=bool(_opt(data, "background", (bool,), "a boolean")),
     )
+
+
+def _conversation(value: Any) -> str | None:
+    """``conversation``: an id, or an object with one."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        value = value.get("id")
+    if isinstance(value, str) and value:
+        return value
+    raise _bad("conversation", "a conversation id or an object with an 'id'", value)

@@ -29,6 +29,8 @@ class ToolDeclarations:
     # (namespace, client name) -> upstream name, to render history calls the same way
     upstream_names: dict[tuple[str | None, str], str] = field(default_factory=dict)
     web_search: dict[str, Any] | None = None
+    # The upstream name of the search function GodeX serves itself (managed web search).
+    managed_search: str | None = None
 
 
 @functools.lru_cache(maxsize=64)
@@ -55,8 +57,12 @@ class _Namer:
 
 
 def declare_tools(
-    tools: list[dict[str, Any]], spec: ProviderSpec, diags: Diagnostics
+    tools: list[dict[str, Any]],
+    spec: ProviderSpec,
+    diags: Diagnostics,
+    managed_search: bool = False,
 ) -> ToolDeclarations:
+    """``managed_search``: web_search tools become a function GodeX answers itself."""
     out = ToolDeclarations()
     if not tools:
         return out
@@ -90,6 +96,17 @@ def declare_tools(
             for j, inner in enumerate(tool.get("tools") or []):
                 if isinstance(inner, dict):
                     visit(inner, f"{where}.tools[{j}]", tool["name"])
+        elif kind in web_search_call.TOOL_TYPES and managed_search:
+            if out.managed_search is None:
+                name = namer(web_search_call.MANAGED_NAME)
+                fn = {
+                    "name": name,
+                    "description": web_search_call.MANAGED_DESCRIPTION,
+                    "parameters": web_search_call.MANAGED_PARAMETERS,
+                }
+                out.functions.append({"type": "function", "function": fn})
+                out.managed_search = name
+                diags.add("degraded", where, "web_search served by GodeX's search backend")
         elif kind in web_search_call.TOOL_TYPES:
             if web_search_call.declare(tool, where, spec, diags, out.web_search is not None):
                 out.web_search = tool
@@ -121,6 +138,54 @@ def tools_from_input(input_items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return found
 
 
+def _allowed_names(choice: dict[str, Any], decl: ToolDeclarations) -> set[str]:
+    """Upstream names of the tools an ``allowed_tools`` choice lists."""
+    wanted: set[str] = set()
+    for tool in choice.get("tools") or []:
+        if not isinstance(tool, dict):
+            continue
+        name = tool.get("name")
+        if isinstance(name, str):
+            found = decl.upstream_names.get((tool.get("namespace"), name))
+            if found is not None:
+                wanted.add(found)
+            # A namespace by name allows every tool inside it.
+            wanted.update(up for (ns, _), up in decl.upstream_names.items() if ns == name)
+        elif isinstance(tool.get("type"), str):
+            # Hosted and grammar tools are named by type: every declaration of that kind.
+            kind = tool["type"]
+            wanted.update(
+                up for up, target in decl.plan.targets.items() if kind in (target.kind, target.name)
+            )
+    return wanted
+
+
+def _allowed_tools(
+    choice: dict[str, Any], decl: ToolDeclarations, spec: ProviderSpec, diags: Diagnostics
+) -> Any:
+    """Only the allowed tools go upstream; ``required`` makes the model call one of them."""
+    accepted = spec.tool_choices
+    allowed = _allowed_names(choice, decl)
+    listed = {t.get("type") for t in choice.get("tools") or [] if isinstance(t, dict)}
+    if decl.managed_search is not None and listed & set(web_search_call.TOOL_TYPES):
+        allowed.add(decl.managed_search)
+    hosted = decl.web_search
+    if hosted is not None and not any(
+        isinstance(t, dict) and t.get("type") == hosted.get("type")
+        for t in choice.get("tools") or []
+    ):
+        decl.web_search = None
+    decl.functions[:] = [f for f in decl.functions if f["function"]["name"] in allowed]
+    if not decl.functions:
+        diags.add("degraded", "tool_choice", "allowed_tools names no declared tool; none sent")
+        return None
+    mode = choice.get("mode") if choice.get("mode") in ("auto", "required") else "auto"
+    if mode in accepted:
+        return mode
+    diags.add("degraded", "tool_choice", f"{mode!r} unsupported by {spec.name}; using 'auto'")
+    return "auto" if "auto" in accepted else None
+
+
 def map_tool_choice(
     choice: Any, decl: ToolDeclarations, spec: ProviderSpec, diags: Diagnostics
 ) -> Any:
@@ -149,9 +214,7 @@ def map_tool_choice(
             diags.add("degraded", "tool_choice", "named tool choice unsupported; using 'auto'")
             return "auto" if "auto" in accepted else None
         if kind == "allowed_tools":
-            mode = choice.get("mode") if choice.get("mode") in ("auto", "required") else "auto"
-            diags.add("degraded", "tool_choice", f"allowed_tools sent as {mode!r} with all tools")
-            return mode if mode in accepted else ("auto" if "auto" in accepted else None)
+            return _allowed_tools(choice, decl, spec, diags)
         diags.add("degraded", "tool_choice", f"tool_choice type {kind!r} unsupported; using 'auto'")
         return "auto" if "auto" in accepted else None
     return None

@@ -90,6 +90,9 @@ class ServerConfig:
         3600.0, Seconds(off_is_zero=True), yaml="websocket_max_lifetime"
     )
     max_body_bytes: int = key(64 * 1024 * 1024, Size(), yaml="max_body_size")
+    # input_file parts given by file_url are fetched by the gateway only when this is on (a
+    # gateway fetching URLs its clients name can be pointed at internal hosts).
+    fetch_file_urls: bool = key(False, _BOOL)
     request_limits: RequestLimitsConfig = field(
         default_factory=RequestLimitsConfig, metadata=sub(RequestLimitsConfig)
     )

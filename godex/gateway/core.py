@@ -25,6 +25,7 @@ class Gateway(Pipeline):
         """``history``: the conversation to continue when the caller already holds it (a
         WebSocket connection keeps its last response); otherwise it is loaded from the store."""
         ctx.stream = req.stream
+        req = await self.inline_files(req)
         if has_trigger(req.input_items):
             return await open_compaction(self, req, ctx, legacy=False, history=history)
         if wants_warmup(req):

@@ -8,15 +8,20 @@ chosen its target (``gateway.failover``): what it read before choosing comes fir
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol
 
-from godex.bridge.builder import Event, ResponseBuilder
+from godex.bridge.builder import Event, Fed, ResponseBuilder
 from godex.bridge.request import ResponsesRequest
 from godex.errors import GodexError
 from godex.gateway.context import RequestContext
 from godex.gateway.failover import Opened
+from godex.gateway.managed_search import SearchRounds
 from godex.gateway.pipeline import Completed, OpenedTurn, Pipeline, encode_json, note_result
-from godex.protocol.deltas import Delta
+
+
+class Reader(Protocol):
+    async def read(self) -> Sequence[Fed] | None: ...
 
 
 class TurnExchange(OpenedTurn):
@@ -32,15 +37,32 @@ class TurnExchange(OpenedTurn):
     ) -> None:
         super().__init__(gateway, req, opened.route, builder, ctx)
         self.opened = opened
+        backend = getattr(gateway, "search_backend", None)
+        # A model offered GodeX's search function: its rounds stand in for the upstream.
+        self.search: SearchRounds | None = (
+            SearchRounds(gateway, opened, backend, ctx, req.stream)
+            if backend is not None and "managed_search" in opened.plan.notes
+            else None
+        )
 
     def close(self) -> None:
+        if self.search is not None:
+            self.search.close()
         self.opened.close()
 
     async def complete(self) -> Completed:
         builder = self.builder
         builder.start()
-        for d in self.opened.deltas:
-            builder.feed(d)
+        if self.search is not None:
+            try:
+                async for batch in self.search.batches():
+                    for d in batch:
+                        builder.feed(d)
+            except GodexError as err:
+                builder.fail(err)
+        else:
+            for d in self.opened.deltas:
+                builder.feed(d)
         builder.finish()
         response = builder.response
         note_result(self.ctx, response, builder.event_count)
@@ -63,7 +85,7 @@ class TurnExchange(OpenedTurn):
 
     async def _pump(self, tail: list[Event]) -> AsyncIterator[list[Event]]:
         """Move upstream deltas through the builder; leave the events that end it in ``tail``."""
-        source = self.opened.source
+        source: Reader | None = self.search or self.opened.source
         assert source is not None
         builder = self.builder
         feed = builder.feed_into
@@ -72,7 +94,9 @@ class TurnExchange(OpenedTurn):
         last_sent = loop.time()
         events: list[Event] = []
         try:
-            deltas: list[Delta] | None = self.opened.deltas
+            deltas: Sequence[Fed] | None = (
+                self.opened.deltas if self.search is None else await self.search.read()
+            )
             while deltas is not None:
                 events = []
                 for delta in deltas:

@@ -234,3 +234,19 @@ def _raise_upstream_error(deltas: list[Delta], ctx: RequestContext) -> None:
         if isinstance(d, UpstreamError):
             ctx.upstream_message = d.message
             raise error_from_delta(d)
+
+
+async def open_round(
+    pipeline: Pipeline,
+    route: Route,
+    plan: BridgePlan,
+    payload: bytes,
+    ctx: RequestContext,
+    stream: bool,
+) -> Opened:
+    """One more upstream call of a turn already committed to ``route`` (a managed search's
+    next round), within the turn's deadline; no failover: the answer has begun."""
+    deadline = ctx.deadline
+    if deadline is None:
+        deadline = asyncio.get_running_loop().time() + route.provider.timeouts.total_ms / 1000
+    return await _open_one(pipeline, route, plan, payload, ctx, stream, deadline)

@@ -21,14 +21,18 @@ from godex.bridge.plan import BridgePlan, build_chat_request
 from godex.bridge.request import ResponsesRequest
 from godex.errors import GodexError, ProviderError, UpstreamTimeout
 from godex.gateway.context import RequestContext
+from godex.gateway.conversations import append_turn
+from godex.gateway.files import inline_file_urls
 from godex.gateway.history import History, load_history
 from godex.gateway.persist import persist
 from godex.gateway.routing import Route
+from godex.gateway.websearch import SearchBackend, build_backend
 from godex.gateway.wiring import Services
 from godex.ids import new_id
 from godex.logging import get_logger
 from godex.protocol.deltas import UpstreamError
 from godex.redact import scrub
+from godex.sessions.store import SessionStore
 from godex.upstream.transport import UpstreamResponse
 
 log = get_logger("godex.gateway")
@@ -151,11 +155,31 @@ def note_result(ctx: RequestContext, response: dict[str, Any], event_count: int)
         ctx.terminal_event = "response." + ctx.status
 
 
+def echo_of(req: ResponsesRequest) -> dict[str, Any]:
+    """The request fields its Response repeats back."""
+    raw = req.raw
+    echo = {k: raw[k] for k in _ECHO_FIELDS if k in raw}
+    echo["store"] = req.store
+    if req.conversation is not None:
+        echo["conversation"] = {"id": req.conversation}  # OpenAI's shape, whatever was sent
+    return echo
+
+
 class Pipeline:
     """The steps of a turn; each kind of turn (answer, compaction) runs its own sequence."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
+        self.search_backend: SearchBackend | None = build_backend(
+            services.config.web_search, services.router.runtimes, services.transport
+        )
+
+    def manages_search(self, route: Route) -> bool:
+        """GodeX runs web searches itself for this target (``web_search.mode``)."""
+        if self.search_backend is None:
+            return False
+        mode = self.services.config.web_search.mode
+        return mode == "godex_managed" or (mode == "auto" and not route.spec.native_web_search)
 
     # -- steps ----------------------------------------------------------------------------
     def route(self, req: ResponsesRequest, ctx: RequestContext) -> Route:
@@ -165,6 +189,12 @@ class Pipeline:
         ctx.upstream_model = route.upstream_model
         route.provider.ensure_available()
         return route
+
+    async def inline_files(self, req: ResponsesRequest) -> ResponsesRequest:
+        """``file_url`` parts fetched into ``file_data`` when the operator allows it."""
+        s = self.services
+        server = s.config.server
+        return await inline_file_urls(req, server.fetch_file_urls, server.max_body_bytes)
 
     async def history(self, req: ResponsesRequest) -> History:
         s = self.services
@@ -183,7 +213,13 @@ class Pipeline:
             planned = dataclasses.replace(req, input_items=own)
         spec = route.spec
         plan = build_chat_request(
-            planned, items, route.upstream_model, spec, sealer, history.resolve
+            planned,
+            items,
+            route.upstream_model,
+            spec,
+            sealer,
+            history.resolve,
+            managed_search=self.manages_search(route),
         )
         for d in diags.items:
             plan.diagnostics.add(d.action, d.subject, d.detail)
@@ -236,9 +272,7 @@ class Pipeline:
     def make_builder(
         self, req: ResponsesRequest, plan: BridgePlan, route: Route, stream: bool
     ) -> ResponseBuilder:
-        raw = req.raw
-        echo = {k: raw[k] for k in _ECHO_FIELDS if k in raw}
-        echo["store"] = req.store
+        echo = echo_of(req)
         seal = None
         if plan.include_encrypted:
             sealer = self.services.sealer
@@ -254,7 +288,7 @@ class Pipeline:
                 return check_output(contract, response)
 
         return ResponseBuilder(
-            response_id=new_id("resp"),
+            response_id=req.response_id or new_id("resp"),
             model=req.model,
             created_at=int(time.time()),
             echo=echo,
@@ -277,8 +311,19 @@ class Pipeline:
         builder: ResponseBuilder | None = None,
     ) -> None:
         store = self.services.sessions
+        if store is not None and req.conversation is not None:
+            await self._extend_conversation(store, req, response)
         if store is None or not req.store:
             return
         log = builder.recording() if builder is not None else None
         replay = encode_json(log) if log is not None else None
         await persist(store, req, route, response, encoded, replay)
+
+    async def _extend_conversation(
+        self, store: SessionStore, req: ResponsesRequest, response: dict[str, Any]
+    ) -> None:
+        assert req.conversation is not None
+        try:
+            await append_turn(store, req.conversation, response, req.input_items)
+        except Exception:  # storage trouble must not take the user's answer with it
+            log.exception("conversation_write_failed", conversation=req.conversation)

@@ -14,7 +14,7 @@ from godex.sessions.store import Order, StoredResponse
 
 def not_found(response_id: str) -> NotFoundError:
     return NotFoundError(
-        f"Response with id '{response_id}' not found.", code="session.not_found", wire_code=None
+        f"Response with id '{response_id}' not found.", code="session.not_found", wire_code=""
     )
 
 

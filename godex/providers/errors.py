@@ -193,11 +193,55 @@ def error_from_http(
     if found.status == 429 and retry_after:
         extra["retry-after"] = retry_after
     suffix = f" (HTTP {status}" + (f", code {business})" if business else ")")
+    text = f"{provider}: {message}{suffix}"
+    kind: str | None = "invalid_request_error" if found.status == 400 else None
+    if found.status == 429:
+        text, kind = rate_limit_message(text, retry_after), rate_limit_type(message)
     return ProviderError(
-        f"{provider}: {message}{suffix}",
+        text,
         code=found.code,
         status=found.status,
         upstream_message=message,
         headers=extra,
-        type="invalid_request_error" if found.status == 400 else None,
+        type=kind,
     )
+
+
+_TRY_AGAIN = re.compile(r"try again in\s+\d", re.I)
+_TOKENS = re.compile(r"\btokens?\b|\bTPM\b|\bTPD\b", re.I)
+
+
+def rate_limit_type(message: str) -> str:
+    """OpenAI's 429 ``type``: ``tokens`` when the token budget ran out, else ``requests``."""
+    return "tokens" if _TOKENS.search(message) else "requests"
+
+
+def rate_limit_message(message: str, retry_after: str | None) -> str:
+    """The message with OpenAI's "Please try again in Ns." sentence, which Codex and other
+    clients parse for their wait, built from ``retry-after`` (seconds or an HTTP date)."""
+    if _TRY_AGAIN.search(message):
+        return message
+    seconds = retry_after_seconds(retry_after)
+    if seconds is None:
+        return message
+    shown = f"{seconds:.3f}".rstrip("0").rstrip(".")
+    return f"{message.rstrip()} Please try again in {shown}s."
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from datetime import UTC, datetime
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -21,7 +21,9 @@ from godex.config.loader import ConfigProblems
 from godex.config.schema import GodexConfig
 from godex.errors import AuthError, GodexError, NotFoundError
 from godex.frontdoors.anthropic.errors import error_status_and_body
+from godex.gateway.background import BackgroundRuns
 from godex.gateway.context import RequestContext
+from godex.gateway.conversations import Conversations
 from godex.gateway.core import Gateway
 from godex.gateway.stored import StoredResponses
 from godex.gateway.tracing import TRACED_ROUTES, trace_record
@@ -32,6 +34,7 @@ from godex.providers.runtime import UPSTREAM_HEADERS
 from godex.server.admin import AdminHandler
 from godex.server.admission import Admission, Ticket, make_limiter
 from godex.server.auth import Authenticator, Principal, bind
+from godex.server.conversations import ConversationsHandler
 from godex.server.correlation import (
     SpanIds,
     TraceParent,
@@ -59,6 +62,7 @@ _COUNT_TOKENS = _MESSAGES + "/count_tokens"
 _CHAT = "/v1/chat/completions"
 MAINTENANCE_INTERVAL_S = 300.0
 STORE_PROBE_INTERVAL_S = 1.0
+_CONVERSATIONS = "/v1/conversations"
 
 
 class GodexApp:
@@ -82,7 +86,10 @@ class GodexApp:
         self._reload_lock = asyncio.Lock()
         self._reload_tasks: set[asyncio.Task[bool]] = set()
         self.responses = ResponsesHandler(state.gateway, state.metrics, self.drain)
-        self.stored = StoredResponsesHandler(state.stored)
+        self.background = BackgroundRuns(state.gateway)
+        self.responses.background = self.background
+        self.stored = StoredResponsesHandler(state.stored, self.background)
+        self.conversations = ConversationsHandler(Conversations(state.services.sessions))
         self.websocket = WebSocketDoor(
             state.gateway, self.drain, state.metrics, self._principal, self._finish,
             state.admission,
@@ -220,6 +227,7 @@ class GodexApp:
 
     async def shutdown(self) -> None:
         state = self.services
+        await self.background.shutdown()  # each ends cancelled, persisted
         for name in ("maintenance", "store_watch"):
             task = state.extra.pop(name, None)
             if isinstance(task, asyncio.Task):
@@ -382,6 +390,18 @@ class GodexApp:
                 return
             await send_json(send, 200, self.models())
             return
+        elif path == _CONVERSATIONS or path.startswith(_CONVERSATIONS + "/"):
+
+            async def read() -> bytes:
+                return await self._body(receive)
+
+            await self.conversations.dispatch(
+                method, path[len(_CONVERSATIONS) :], scope, read, send
+            )
+            return
+        elif path.startswith("/v1/models/") and method == "GET":
+            await send_json(send, 200, self.model(path[len("/v1/models/") :]))
+            return
         elif path == _COMPACT and method == "POST":
             body = await self._admitted_body(receive, who, ctx, ticket)
             await self.responses.compact(body, ctx, receive, send)
@@ -498,14 +518,27 @@ class GodexApp:
         return states, dict(services.breaker_log.counts)
 
     def models(self) -> dict[str, Any]:
-        created = 0
-        return {
-            "object": "list",
-            "data": [
-                {"id": mid, "object": "model", "created": created, "owned_by": "godex"}
-                for mid in self.services.router.model_ids()
-            ],
-        }
+        return {"object": "list", "data": [_model(mid) for mid in self.services.router.model_ids()]}
+
+    def model(self, model_id: str) -> dict[str, Any]:
+        """One model as OpenAI's ``models.retrieve`` answers; OpenAI's 404 for others."""
+        from urllib.parse import unquote
+
+        wanted = unquote(model_id)
+        router = self.services.router
+        if wanted in router.model_ids():
+            return _model(wanted)
+        try:
+            router.resolve(wanted)  # globs and provider/model ids the list cannot spell out
+            return _model(wanted)
+        except GodexError:
+            pass
+        raise NotFoundError(
+            f"The model '{wanted}' does not exist",
+            code="server.model_not_found",
+            wire_code="model_not_found",
+            param="model",
+        )
 
     # -- after every request --------------------------------------------------------------
     def _finish(self, ctx: RequestContext, span: SpanIds | None = None) -> None:
@@ -589,6 +622,10 @@ def requested_model(body: bytes) -> str | None:
         return None  # the door reports what is wrong with it
 
 
+def _model(model_id: str) -> dict[str, Any]:
+    return {"id": model_id, "object": "model", "created": 0, "owned_by": "godex"}
+
+
 def _route_label(method: str, path: str) -> str:
     if path == _RESPONSES:
         return "responses.create" if method == "POST" else "responses.probe"
@@ -602,7 +639,9 @@ def _route_label(method: str, path: str) -> str:
         return "messages.count_tokens"
     if path == _CHAT:
         return "chat.completions"
-    if path == "/v1/models":
+    if path == _CONVERSATIONS or path.startswith(_CONVERSATIONS + "/"):
+        return "conversations"
+    if path == "/v1/models" or path.startswith("/v1/models/"):
         return "models"
     if path in ("/health", "/metrics"):
         return path[1:]

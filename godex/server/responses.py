@@ -15,11 +15,13 @@ import msgspec
 from godex.bridge.builder import Event
 from godex.bridge.request import parse_request
 from godex.errors import GodexError
+from godex.gateway.background import BackgroundRuns
 from godex.gateway.context import RequestContext
 from godex.gateway.core import Gateway
 from godex.gateway.pipeline import Completed, Exchange
+from godex.server.background import follow
 from godex.server.drain import Drain, shutting_down
-from godex.server.http import SSE_HEADERS, Receive, Send
+from godex.server.http import SSE_HEADERS, Receive, Send, send_json
 from godex.server.metrics import Metrics
 from godex.server.sse import encode_events
 
@@ -191,9 +193,18 @@ class ExchangeRunner:
 
 
 class ResponsesHandler(ExchangeRunner):
+    background: BackgroundRuns | None = None  # set by the app: the gateway's detached runs
+
     async def handle(self, body: bytes, ctx: RequestContext, receive: Receive, send: Send) -> None:
         req = parse_request(body, self.gateway.services.request_limits)
         self.capture(body, ctx)
+        if req.background and self.background is not None:
+            run = await self.background.start(req, ctx)
+            if req.stream:
+                await follow(run, send)  # a client that leaves stops following, not the run
+            else:
+                await send_json(send, 200, run.snapshot(), {"x-request-id": ctx.request_id})
+            return
         opening = self.gateway.open(req, ctx)
         await self.run(opening, req.stream, ctx, receive, send, ResponsesFraming())
 

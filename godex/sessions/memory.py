@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from godex.sessions.store import KeyRecord, Order, StoredResponse, page, visible, with_ids
+from godex.sessions.conversations import Conversation, conversation_items
+from godex.sessions.store import (
+    KeyRecord,
+    Order,
+    StoredResponse,
+    page,
+    pick_items,
+    visible,
+    with_ids,
+)
 
 
 class MemoryStore:
     def __init__(self) -> None:
         self._data: dict[str, StoredResponse] = {}
         self._keys: dict[str, KeyRecord] = {}  # by sha256
+        self._conversations: dict[str, tuple[Conversation, list[dict[str, Any]]]] = {}
 
     async def put(self, rec: StoredResponse) -> None:
         rec.input_items = with_ids(rec.input_items)
@@ -68,6 +78,59 @@ class MemoryStore:
                 hit = True
         return hit
 
+    async def find_items(
+        self, item_ids: list[str], *, owner: str | None = None
+    ) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        mine = [r for r in self._data.values() if visible(r, owner) is not None]
+        pick_items(mine, set(item_ids), found)
+        return found
+
+    async def create_conversation(
+        self, conv: Conversation, items: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        stored = conversation_items(items)
+        self._conversations[conv.id] = (conv, stored)
+        return stored
+
+    async def get_conversation(self, conv_id: str) -> Conversation | None:
+        found = self._conversations.get(conv_id)
+        return None if found is None else found[0]
+
+    async def update_conversation(
+        self, conv_id: str, metadata: dict[str, Any]
+    ) -> Conversation | None:
+        found = self._conversations.get(conv_id)
+        if found is None:
+            return None
+        found[0].metadata = metadata
+        return found[0]
+
+    async def delete_conversation(self, conv_id: str) -> bool:
+        return self._conversations.pop(conv_id, None) is not None
+
+    async def append_conversation_items(
+        self, conv_id: str, items: list[dict[str, Any]]
+    ) -> list[dict[str, Any]] | None:
+        found = self._conversations.get(conv_id)
+        if found is None:
+            return None
+        stored = conversation_items(items)
+        found[1].extend(stored)
+        return stored
+
+    async def conversation_items(self, conv_id: str) -> list[dict[str, Any]] | None:
+        found = self._conversations.get(conv_id)
+        return None if found is None else list(found[1])
+
+    async def delete_conversation_item(self, conv_id: str, item_id: str) -> bool:
+        found = self._conversations.get(conv_id)
+        if found is None:
+            return False
+        before = len(found[1])
+        found[1][:] = [i for i in found[1] if i.get("id") != item_id]
+        return len(found[1]) < before
+
     async def prune(self, before_ts: int) -> int:
         old = [k for k, v in self._data.items() if v.created_at < before_ts]
         for key in old:
@@ -85,3 +148,4 @@ class MemoryStore:
 
     async def close(self) -> None:
         self._data.clear()
+        self._conversations.clear()

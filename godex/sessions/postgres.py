@@ -22,6 +22,7 @@ from godex import postgres_db
 from godex.config.schema import PostgresConfig
 from godex.logging import get_logger
 from godex.postgres_db import LEASE_SQL, StoreUnavailable, unavailable
+from godex.sessions.conversations import Conversation, conversation_items
 from godex.sessions.store import KeyRecord, Order, StoredResponse, page, with_ids
 
 T = TypeVar("T")
@@ -58,6 +59,20 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX keys_name ON keys(name);
     """,
+    """
+    CREATE TABLE conversations (
+        id TEXT PRIMARY KEY,
+        created_at BIGINT NOT NULL,
+        metadata BYTEA NOT NULL
+    );
+    CREATE TABLE conversation_items (
+        seq BIGSERIAL PRIMARY KEY,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        item BYTEA NOT NULL
+    );
+    CREATE INDEX conversation_items_by_conversation ON conversation_items(conversation_id, seq);
+    """,
 ]
 
 _COLUMNS = (
@@ -83,6 +98,15 @@ WITH RECURSIVE chain(id, depth) AS (
       AND {_OWNED.replace("owner =", "r.owner =")}
 )
 SELECT {_COLUMNS} FROM responses JOIN chain USING (id) WHERE {_OWNED} ORDER BY chain.depth
+"""
+_FIND_ITEMS = f"""
+SELECT item FROM responses r,
+    jsonb_array_elements(convert_from(r.input_items, 'UTF8')::jsonb) AS item
+WHERE item->>'id' = ANY(%(ids)s) AND {_OWNED.replace("owner =", "r.owner =")}
+UNION ALL
+SELECT item FROM responses r,
+    jsonb_array_elements(convert_from(r.response, 'UTF8')::jsonb -> 'output') AS item
+WHERE item->>'id' = ANY(%(ids)s) AND {_OWNED.replace("owner =", "r.owner =")}
 """
 _KEY_COLUMNS = "key_sha256, name, team, policy, created_at, revoked_at"
 _PUT_KEY = (
@@ -309,6 +333,107 @@ class PostgresStore:
 
         return await self._run("revoke_key", run) > 0
 
+    async def find_items(
+        self, item_ids: list[str], *, owner: str | None = None
+    ) -> dict[str, dict[str, Any]]:
+        if not item_ids:
+            return {}
+
+        async def run(conn: psycopg.AsyncConnection[Any]) -> list[Any]:
+            cur = await conn.execute(_FIND_ITEMS, {"ids": list(item_ids), "owner": owner})
+            return await cur.fetchall()
+
+        found: dict[str, dict[str, Any]] = {}
+        for (item,) in await self._run("find_items", run):
+            if isinstance(item, dict) and item.get("type") != "item_reference":
+                found[item["id"]] = item  # outputs come last and win
+        return found
+
+    # -- conversations ------------------------------------------------------------------------
+    async def create_conversation(
+        self, conv: Conversation, items: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        stored = conversation_items(items)
+
+        async def run(conn: psycopg.AsyncConnection[Any]) -> None:
+            async with conn.transaction():
+                await conn.execute(
+                    "INSERT INTO conversations (id, created_at, metadata) VALUES (%s, %s, %s)",
+                    (conv.id, conv.created_at, _enc(conv.metadata)),
+                )
+                await _add_items(conn, conv.id, stored)
+
+        await self._run("create_conversation", run)
+        return stored
+
+    async def get_conversation(self, conv_id: str) -> Conversation | None:
+        async def run(conn: psycopg.AsyncConnection[Any]) -> Any:
+            cur = await conn.execute(
+                "SELECT id, created_at, metadata FROM conversations WHERE id = %s", (conv_id,)
+            )
+            return await cur.fetchone()
+
+        row = await self._run("get_conversation", run)
+        return None if row is None else Conversation(row[0], row[1], _dec(row[2]))
+
+    async def update_conversation(
+        self, conv_id: str, metadata: dict[str, Any]
+    ) -> Conversation | None:
+        async def run(conn: psycopg.AsyncConnection[Any]) -> None:
+            await conn.execute(
+                "UPDATE conversations SET metadata = %s WHERE id = %s", (_enc(metadata), conv_id)
+            )
+
+        await self._run("update_conversation", run)
+        return await self.get_conversation(conv_id)
+
+    async def delete_conversation(self, conv_id: str) -> bool:
+        async def run(conn: psycopg.AsyncConnection[Any]) -> int:
+            cur = await conn.execute("DELETE FROM conversations WHERE id = %s", (conv_id,))
+            return cur.rowcount
+
+        return await self._run("delete_conversation", run) > 0
+
+    async def append_conversation_items(
+        self, conv_id: str, items: list[dict[str, Any]]
+    ) -> list[dict[str, Any]] | None:
+        stored = conversation_items(items)
+
+        async def run(conn: psycopg.AsyncConnection[Any]) -> bool:
+            async with conn.transaction():
+                cur = await conn.execute(
+                    "SELECT 1 FROM conversations WHERE id = %s FOR UPDATE", (conv_id,)
+                )
+                if await cur.fetchone() is None:
+                    return False
+                await _add_items(conn, conv_id, stored)
+            return True
+
+        return stored if await self._run("append_conversation_items", run) else None
+
+    async def conversation_items(self, conv_id: str) -> list[dict[str, Any]] | None:
+        async def run(conn: psycopg.AsyncConnection[Any]) -> list[Any] | None:
+            cur = await conn.execute("SELECT 1 FROM conversations WHERE id = %s", (conv_id,))
+            if await cur.fetchone() is None:
+                return None
+            cur = await conn.execute(
+                "SELECT item FROM conversation_items WHERE conversation_id = %s ORDER BY seq",
+                (conv_id,),
+            )
+            return [_dec(r[0]) for r in await cur.fetchall()]
+
+        return await self._run("conversation_items", run)
+
+    async def delete_conversation_item(self, conv_id: str, item_id: str) -> bool:
+        async def run(conn: psycopg.AsyncConnection[Any]) -> int:
+            cur = await conn.execute(
+                "DELETE FROM conversation_items WHERE conversation_id = %s AND id = %s",
+                (conv_id, item_id),
+            )
+            return cur.rowcount
+
+        return await self._run("delete_conversation_item", run) > 0
+
     async def prune(self, before_ts: int) -> int:
         async def run(conn: psycopg.AsyncConnection[Any]) -> int:
             cur = await conn.execute("DELETE FROM responses WHERE created_at < %s", (before_ts,))
@@ -373,3 +498,14 @@ def _key(row: tuple[Any, ...]) -> KeyRecord:
         key_sha256=row[0], name=row[1], team=row[2], policy=_dec(row[3]),
         created_at=int(row[4]), revoked_at=None if row[5] is None else int(row[5]),
     )  # fmt: skip
+
+
+async def _add_items(
+    conn: psycopg.AsyncConnection[Any], conv_id: str, items: list[dict[str, Any]]
+) -> None:
+    if items:
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO conversation_items (conversation_id, id, item) VALUES (%s, %s, %s)",
+                [(conv_id, item["id"], _enc(item)) for item in items],
+            )

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from godex.sessions.conversations import Conversation, conversation_items
 from godex.sessions.store import KeyRecord, Order, StoredResponse, page, with_ids
 from godex.sqlite_db import connect
 
@@ -53,6 +54,20 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX keys_name ON keys(name);
     """,
+    """
+    CREATE TABLE conversations (
+        id TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        metadata BLOB NOT NULL
+    );
+    CREATE TABLE conversation_items (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        item BLOB NOT NULL
+    );
+    CREATE INDEX conversation_items_by_conversation ON conversation_items(conversation_id, seq);
+    """,
 ]
 
 _COLUMNS = (
@@ -62,6 +77,15 @@ _COLUMNS = (
 _INSERT = f"INSERT OR REPLACE INTO responses ({_COLUMNS}) VALUES ({','.join('?' * 12)})"
 # An owner of NULL (?2) matches every record: admins, or client keys off.
 _OWNED = "(?2 IS NULL OR owner = ?2)"
+_FIND_ITEMS = """
+SELECT item.value FROM responses, json_each(CAST(responses.input_items AS TEXT)) AS item
+WHERE json_extract(item.value, '$.id') IN (SELECT value FROM json_each(?1))
+    AND (?2 IS NULL OR responses.owner = ?2)
+UNION ALL
+SELECT item.value FROM responses, json_each(CAST(responses.response AS TEXT), '$.output') AS item
+WHERE json_extract(item.value, '$.id') IN (SELECT value FROM json_each(?1))
+    AND (?2 IS NULL OR responses.owner = ?2)
+"""
 # The whole chain in one query: walk previous_response_id links, nearest first. The depth
 # bound ends the walk (a cycle included); the caller stops at the first repeated id.
 _CHAIN = f"""
@@ -75,6 +99,9 @@ WITH RECURSIVE chain(id, depth) AS (
 )
 SELECT {_COLUMNS} FROM responses JOIN chain USING (id) WHERE {_OWNED} ORDER BY chain.depth
 """
+
+# Items by id across every stored response (a scan: references without previous_response_id
+# are rare next to chain loads, and a scan needs no schema change).
 
 
 CHECKPOINT_INTERVAL_S = 1.0
@@ -251,6 +278,111 @@ class SqliteStore:
         )
         return cur.rowcount > 0
 
+    async def find_items(
+        self, item_ids: list[str], *, owner: str | None = None
+    ) -> dict[str, dict[str, Any]]:
+        if not item_ids:
+            return {}
+        wanted = _enc(item_ids).decode()
+        rows = await self._run(lambda db: db.execute(_FIND_ITEMS, (wanted, owner)).fetchall())
+        found: dict[str, dict[str, Any]] = {}
+        for (raw,) in rows:
+            item = _dec(raw)
+            if isinstance(item, dict) and item.get("type") != "item_reference":
+                found[item["id"]] = item  # outputs come last and win
+        return found
+
+    # -- conversations ------------------------------------------------------------------------
+    async def create_conversation(
+        self, conv: Conversation, items: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        stored = conversation_items(items)
+
+        def write(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN")
+            try:
+                db.execute(
+                    "INSERT INTO conversations (id, created_at, metadata) VALUES (?, ?, ?)",
+                    (conv.id, conv.created_at, _enc(conv.metadata)),
+                )
+                _add_items(db, conv.id, stored)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+        await self._run(write)
+        return stored
+
+    async def get_conversation(self, conv_id: str) -> Conversation | None:
+        row = await self._run(
+            lambda db: db.execute(
+                "SELECT id, created_at, metadata FROM conversations WHERE id = ?", (conv_id,)
+            ).fetchone()
+        )
+        return None if row is None else Conversation(row[0], row[1], _dec(row[2]))
+
+    async def update_conversation(
+        self, conv_id: str, metadata: dict[str, Any]
+    ) -> Conversation | None:
+        await self._run(
+            lambda db: db.execute(
+                "UPDATE conversations SET metadata = ? WHERE id = ?", (_enc(metadata), conv_id)
+            )
+        )
+        return await self.get_conversation(conv_id)
+
+    async def delete_conversation(self, conv_id: str) -> bool:
+        cur = await self._run(
+            lambda db: db.execute("DELETE FROM conversations WHERE id = ?", (conv_id,))
+        )
+        return cur.rowcount > 0
+
+    async def append_conversation_items(
+        self, conv_id: str, items: list[dict[str, Any]]
+    ) -> list[dict[str, Any]] | None:
+        stored = conversation_items(items)
+
+        def write(db: sqlite3.Connection) -> bool:
+            db.execute("BEGIN")
+            try:
+                found = db.execute("SELECT 1 FROM conversations WHERE id = ?", (conv_id,))
+                if found.fetchone() is None:
+                    db.execute("ROLLBACK")
+                    return False
+                _add_items(db, conv_id, stored)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return True
+
+        return stored if await self._run(write) else None
+
+    async def conversation_items(self, conv_id: str) -> list[dict[str, Any]] | None:
+        def read(db: sqlite3.Connection) -> list[dict[str, Any]] | None:
+            if (
+                db.execute("SELECT 1 FROM conversations WHERE id = ?", (conv_id,)).fetchone()
+                is None
+            ):
+                return None
+            rows = db.execute(
+                "SELECT item FROM conversation_items WHERE conversation_id = ? ORDER BY seq",
+                (conv_id,),
+            ).fetchall()
+            return [_dec(r[0]) for r in rows]
+
+        return await self._run(read)
+
+    async def delete_conversation_item(self, conv_id: str, item_id: str) -> bool:
+        cur = await self._run(
+            lambda db: db.execute(
+                "DELETE FROM conversation_items WHERE conversation_id = ? AND id = ?",
+                (conv_id, item_id),
+            )
+        )
+        return cur.rowcount > 0
+
     async def prune(self, before_ts: int) -> int:
         cur = await self._run(
             lambda db: db.execute("DELETE FROM responses WHERE created_at < ?", (before_ts,))
@@ -288,6 +420,13 @@ def _insert(db: sqlite3.Connection, *, rows: list[tuple[Any, ...]]) -> None:
     except BaseException:
         db.execute("ROLLBACK")
         raise
+
+
+def _add_items(db: sqlite3.Connection, conv_id: str, items: list[dict[str, Any]]) -> None:
+    db.executemany(
+        "INSERT INTO conversation_items (conversation_id, id, item) VALUES (?, ?, ?)",
+        [(conv_id, item["id"], _enc(item)) for item in items],
+    )
 
 
 def _record(row: tuple[Any, ...]) -> StoredResponse:

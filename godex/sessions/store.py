@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from godex.ids import new_id
@@ -61,6 +61,21 @@ def visible(rec: StoredResponse | None, owner: str | None) -> StoredResponse | N
     return rec
 
 
+@dataclass(slots=True)
+class Conversation:
+    id: str
+    created_at: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_object(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "conversation",
+            "created_at": self.created_at,
+            "metadata": self.metadata,
+        }
+
+
 class SessionStore(Protocol):
     """``owner`` scopes every read and delete: only records with that owner are found (the
     same None an unknown id gets); ``owner=None`` means all records (admin, or keys off)."""
@@ -91,6 +106,37 @@ class SessionStore(Protocol):
     async def get_key(self, key_sha256: str) -> KeyRecord | None: ...
     async def list_keys(self) -> list[KeyRecord]: ...
     async def revoke_key(self, name: str, revoked_at: int) -> bool: ...
+    async def find_items(
+        self, item_ids: list[str], *, owner: str | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Stored input or output items by id, from any response ``owner`` may see
+        (item_reference without ``previous_response_id``); ids not found are left out."""
+        ...
+
+    # -- conversations (the Conversations API) ------------------------------------------------
+    async def create_conversation(
+        self, conv: Conversation, items: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Store ``conv`` with its first items; the items as stored (with ids)."""
+        ...
+
+    async def get_conversation(self, conv_id: str) -> Conversation | None: ...
+    async def update_conversation(
+        self, conv_id: str, metadata: dict[str, Any]
+    ) -> Conversation | None: ...
+    async def delete_conversation(self, conv_id: str) -> bool: ...
+    async def append_conversation_items(
+        self, conv_id: str, items: list[dict[str, Any]]
+    ) -> list[dict[str, Any]] | None:
+        """Append ``items``; the items as stored, or None if the conversation is unknown."""
+        ...
+
+    async def conversation_items(self, conv_id: str) -> list[dict[str, Any]] | None:
+        """Every item of the conversation, oldest first; None if it is unknown."""
+        ...
+
+    async def delete_conversation_item(self, conv_id: str, item_id: str) -> bool: ...
+
     async def prune(self, before_ts: int) -> int: ...
     async def count(self) -> int: ...
     async def lead(self, task: str, ttl_s: float) -> bool:
@@ -118,6 +164,17 @@ def with_ids(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
             item = {**item, "id": new_id(prefix)}
         out.append(item)
     return out
+
+
+def pick_items(
+    records: list[StoredResponse], wanted: set[str], found: dict[str, dict[str, Any]]
+) -> None:
+    """Into ``found``: the items of ``records`` whose id is wanted (outputs win over inputs)."""
+    for rec in records:
+        for item in (*rec.input_items, *rec.output_items):
+            item_id = item.get("id")
+            if item_id in wanted and item.get("type") != "item_reference":
+                found[item_id] = item
 
 
 def page(

@@ -185,3 +185,37 @@ def test_factory_and_prune_command(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     out = CliRunner().invoke(main, ["sessions", "prune", "--older-than", "10s"])
     assert out.exit_code == 0, out.output
     assert "removed 1" in out.output
+
+
+async def test_conversations_and_item_lookup_on_every_backend(store: SessionStore) -> None:
+    """The Conversations API's store methods, and item lookup scoped by owner."""
+    from godex.sessions.conversations import new_conversation_id
+    from godex.sessions.store import Conversation
+
+    conv = Conversation(new_conversation_id(), 1_700_000_000, {"topic": "x"})
+    first = await store.create_conversation(conv, [{"role": "user", "content": "hi"}])
+    assert [i["type"] for i in first] == ["message"] and first[0]["id"]
+    added = await store.append_conversation_items(conv.id, [{"role": "user", "content": "more"}])
+    assert added is not None and len(added) == 1
+    items = await store.conversation_items(conv.id)
+    assert items is not None and [i["id"] for i in items] == [first[0]["id"], added[0]["id"]]
+    got = await store.get_conversation(conv.id)
+    assert got is not None and got.metadata == {"topic": "x"}
+    updated = await store.update_conversation(conv.id, {"topic": "y"})
+    assert updated is not None and updated.metadata == {"topic": "y"}
+    assert await store.delete_conversation_item(conv.id, first[0]["id"])
+    left = await store.conversation_items(conv.id)
+    assert left is not None and [i["id"] for i in left] == [added[0]["id"]]
+    assert await store.delete_conversation(conv.id)
+    assert await store.conversation_items(conv.id) is None
+    assert (
+        await store.append_conversation_items(conv.id, [{"role": "user", "content": "x"}]) is None
+    )
+
+    stored = rec("resp_items")
+    stored.owner = "team:a"
+    await store.put(stored)
+    (out_id,) = [i["id"] for i in stored.output_items]
+    assert out_id in await store.find_items([out_id, "nope"])
+    assert out_id in await store.find_items([out_id], owner="team:a")
+    assert await store.find_items([out_id], owner="team:b") == {}

@@ -7,6 +7,7 @@ diagnostic, never a 400 (Codex always sends it). The provider's results come bac
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from godex.bridge.diagnostics import Diagnostics
@@ -33,6 +34,43 @@ def declare(
         return False
     diags.add("kept", where, "web_search served by the provider's native search")
     return True
+
+
+# The function GodeX offers a model without native search when it runs searches itself
+# (web_search.mode godex_managed, or auto with a backend).
+MANAGED_NAME = "web_search"
+MANAGED_DESCRIPTION = (
+    "Search the web. Returns titles, URLs and snippets of the top results for the query."
+)
+MANAGED_PARAMETERS: dict[str, Any] = {
+    "type": "object",
+    "properties": {"query": {"type": "string", "description": "What to search for"}},
+    "required": ["query"],
+}
+
+
+@dataclass(slots=True)
+class SearchStarted:
+    """A managed search begins: its item opens (in_progress, then searching)."""
+
+    key: str  # the model's call id: pairs it with its SearchDone
+    query: str
+
+
+@dataclass(slots=True)
+class SearchDone:
+    key: str
+    query: str
+    sources: list[dict[str, Any]] = field(default_factory=list)
+
+
+def opened_item(item_id: str, query: str) -> dict[str, Any]:
+    return {
+        "id": item_id,
+        "type": KIND,
+        "status": "in_progress",
+        "action": {"type": "search", "query": query},
+    }
 
 
 def item(item_id: str, query: str | None, sources: list[dict[str, Any]]) -> dict[str, Any]:
