@@ -24,6 +24,7 @@ from godex.server.http import Receive, Scope, Send, header, read_body, send_erro
 from godex.server.responses import ResponsesHandler, note_error, unexpected
 from godex.server.state import AppState
 from godex.server.stored import StoredResponsesHandler
+from godex.server.ui import dispatch as ui_dispatch
 from godex.server.websocket import WebSocketDoor
 
 log = get_logger("godex.server")
@@ -197,6 +198,8 @@ class GodexApp:
             )
             await send({"type": "http.response.body", "body": body})
             return
+        if path == "/ui" or path.startswith("/ui/"):
+            return await ui_dispatch(self, scope, receive, send)
         if not path.startswith("/v1/"):
             raise NotFoundError(f"Unknown route: {method} {path}", code="server.not_found")
         self._authenticate(scope, ctx)

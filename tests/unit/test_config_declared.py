@@ -138,6 +138,7 @@ def test_every_declaration_sits_in_field_metadata() -> None:
         "compaction",
         "web_search",
         "resilience",
+        "ui",
     ]
 
 
