@@ -66,7 +66,7 @@ def test_a_non_admin_key_is_refused_once_admin_keys_exist(
 ) -> None:
     with run_gateway(ui_config(tmp_path, upstream.base_url)) as gw:
         services = gw.app.state.services
-        services.config = _AuthOf(services.config, (ADMIN,))
+        services.config = _AuthOf(services.config, (ADMIN,))  # type: ignore[assignment]
         assert _login(gw.base_url, CLIENT).status_code == 401
         assert _login(gw.base_url, ADMIN).status_code == 303
 
