@@ -102,7 +102,7 @@ def overview(path: str, since: float, until: float) -> dict[str, Any]:
             (since, until),
         ).fetchall()
     empty["has_cost"] = has_cost
-    empty["series"] = _series(rows, has_cost)
+    empty["series"] = _series(rows, has_cost, since, until, step)
     empty["by_key"] = _group(rows, lambda r: (r["client_key_id"] or "-",), ("key",), has_cost)
     by_model = _group(
         rows,
@@ -124,8 +124,15 @@ def overview(path: str, since: float, until: float) -> dict[str, Any]:
 _SUMS = ("n", "errors", "input", "cached", "output", "reasoning")
 
 
-def _series(rows: list[sqlite3.Row], has_cost: bool) -> list[dict[str, Any]]:
+def _series(
+    rows: list[sqlite3.Row], has_cost: bool, since: float, until: float, step: int
+) -> list[dict[str, Any]]:
+    """One point per step across the whole range, zeros included: a quiet hour is data."""
     points: dict[int, dict[str, Any]] = {}
+    t = int(since // step) * step
+    while t < until:
+        points[t] = {"t": t, **dict.fromkeys(_SUMS, 0), "cost": 0.0}
+        t += step
     for r in rows:
         p = points.setdefault(r["t"], {"t": r["t"], **dict.fromkeys(_SUMS, 0), "cost": 0.0})
         for k in _SUMS:

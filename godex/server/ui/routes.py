@@ -38,7 +38,9 @@ _STATIC: dict[str, bytes] = {
 _RANGES = {"hour": 3600, "day": 86400, "week": 7 * 86400}
 _SECURITY = [
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    # same-origin, not no-referrer: under no-referrer browsers send `Origin: null` on our own
+    # form posts, and the login's origin check needs the real one.
+    (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
     # Only our own files: no inline script, nothing from elsewhere.
     (

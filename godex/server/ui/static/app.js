@@ -53,15 +53,17 @@
     const fig = el("figure", { role: "group", "aria-label": title }, el("figcaption", { text: title }));
     const box = el("div", { class: "plot" });
     fig.append(box);
-    const width = Math.max(360, Math.min(640, (view.clientWidth || 900) / 2 - 40));
     const palette = ["#0b57d0", "#b3261e", "#146c2e", "#8e4ec6", "#a15c00"];
     const opts = {
-      width, height: 200,
+      width: 400, height: 200,
       series: [{}].concat(series.map((name, i) => ({ label: name, stroke: palette[i % palette.length], width: 2 }))),
       axes: [{}, { size: 60 }],
     };
     // Drawn after insertion so uPlot can measure; kept for teardown.
-    requestAnimationFrame(() => { charts.push(new uPlot(opts, data, box)); });
+    requestAnimationFrame(() => {
+      opts.width = Math.max(280, box.clientWidth - 4);
+      charts.push(new uPlot(opts, data, box));
+    });
     return fig;
   }
 
@@ -124,7 +126,7 @@
       { label: "Provider", get: (r) => r.provider }, { label: "Model", get: (r) => r.model },
       { label: "Breaker", get: (r) => el("span", { class: r.state === "closed" ? "ok" : "bad", text: r.state }) }], breakers),
       table("Failovers", [{ label: "Provider", get: (r) => r.provider }, { label: "Model", get: (r) => r.model },
-        { label: "Requests that failed over", num: 1, get: (r) => fmt(r.count) }], d.failovers));
+        { label: "Served after a failover", num: 1, get: (r) => fmt(r.count) }], d.failovers));
   }
 
   // -- requests --------------------------------------------------------------------------
@@ -279,6 +281,11 @@
     e.preventDefault();
     await fetch("/ui/logout", { method: "POST", headers: { "x-csrf-token": csrf } });
     location.href = "/ui/login";
+  });
+  // The hash is the router's: the skip link moves focus without touching it.
+  document.querySelector("a.skip").addEventListener("click", (e) => {
+    e.preventDefault();
+    document.getElementById("main").focus();
   });
   window.addEventListener("hashchange", route);
   route();
