@@ -149,10 +149,16 @@
       field("status", "Status", ["completed", "error", "incomplete", "rejected", "cancelled"]),
       field("error_code", "Error code"),
       meta.capture ? field("q", "Text in payloads") : null,
+      el("label", {}, "From", el("input", { type: "datetime-local", name: "from", id: "f-from", value: params.get("from") || "" })),
+      el("label", {}, "To", el("input", { type: "datetime-local", name: "to", id: "f-to", value: params.get("to") || "" })),
       el("button", { type: "submit", text: "Filter" }));
     view.replaceChildren(el("h1", { text: "Requests" }), form);
     const q = new URLSearchParams();
     for (const f of FILTERS) if (params.get(f)) q.set(f, params.get(f));
+    // The form keeps local times (what the inputs show); the API takes Unix seconds.
+    const epoch = (v) => (v ? Date.parse(v) / 1000 : NaN);
+    if (epoch(params.get("from"))) q.set("since", epoch(params.get("from")));
+    if (epoch(params.get("to"))) q.set("until", epoch(params.get("to")));
     q.set("offset", offset); q.set("limit", 50);
     const d = await api("requests?" + q);
     view.append(table("Requests", [
@@ -164,7 +170,7 @@
       { label: "Attempts", num: 1, get: (r) => r.attempt_count },
       { label: "Duration", num: 1, get: (r) => ms(r.duration_ms) }, { label: "Tokens out", num: 1, get: (r) => fmt(r.output_tokens) }], d.items));
     if (!d.items.length) view.append(el("p", { text: "No requests match." }));
-    const page = (o) => { const p = new URLSearchParams(q); p.set("offset", o); p.delete("limit"); return "#requests?" + p; };
+    const page = (o) => { const p = new URLSearchParams(params); p.set("offset", o); return "#requests?" + p; };
     view.append(el("nav", { "aria-label": "Pages", class: "toolbar" },
       offset > 0 ? el("a", { href: page(Math.max(0, offset - 50)), text: "Newer" }) : null,
       d.more ? el("a", { href: page(offset + 50), text: "Older" }) : null));
