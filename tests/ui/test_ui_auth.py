@@ -4,13 +4,19 @@ write actions only with the session's CSRF token."""
 from __future__ import annotations
 
 import re
+import socket
+import subprocess
+import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import httpx2 as httpx
 import pytest
+import uvicorn
 
+from godex.server.runner import create_app
 from godex.server.ui import auth
 from tests.fakes.replay_upstream import FakeUpstream
 from tests.support.gateway import run_gateway
@@ -90,9 +96,38 @@ def test_an_admin_key_gets_a_strict_http_only_session(
             assert client.get("/ui/api/requests?limit=abc").status_code == 400
 
 
-def test_the_cookie_is_secure_when_the_request_came_over_tls() -> None:
-    cookie = auth.set_cookie("sid", secure=True, max_age=60).decode()
-    assert cookie.endswith("; Secure")
+def test_the_cookie_is_secure_when_the_request_came_over_tls(
+    upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+         "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    app = create_app(ui_config(tmp_path, upstream.base_url))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, log_level="warning", ssl_certfile=str(cert), ssl_keyfile=str(key), lifespan="on"
+        )
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            threading.Event().wait(0.01)  # uvicorn flips `started` from its own loop
+        ok = _login(f"https://127.0.0.1:{port}", ADMIN, verify=False)
+        assert ok.status_code == 303
+        assert ok.headers["set-cookie"].endswith("; Secure")
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        sock.close()
 
 
 def test_write_actions_need_the_csrf_token(upstream: FakeUpstream, tmp_path: Path) -> None:
