@@ -178,6 +178,10 @@ def test_an_operator_logs_in_and_follows_requests_through_the_dashboard(
             expect(attempts.locator("tbody tr")).to_have_count(2)
             expect(attempts).to_contain_text("failed_over")
             expect(attempts).to_contain_text("model-b")
+            summary = page.locator("dl.kv").first
+            expect(summary.locator("dt", has_text="Upstream model")).to_be_visible()
+            expect(summary).to_contain_text("model-b")
+            expect(summary).not_to_contain_text("[object")
             _shot(page, "04-request-failover")
             # The first request's page: its diagnostics and the captured, redacted payload.
             page.goto(base + f"/ui/#request/{diag_row['request_id']}")

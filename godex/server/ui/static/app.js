@@ -14,7 +14,7 @@
       else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
       else if (v !== null && v !== undefined && v !== false) node.setAttribute(k, v);
     }
-    for (const kid of kids.flat()) {
+    for (const kid of kids.flat(Infinity)) {
       if (kid !== null && kid !== undefined) node.append(kid instanceof Node ? kid : String(kid));
     }
     return node;
