@@ -196,7 +196,9 @@
           { label: "Duration", num: 1, get: (a) => ms(a.duration_ms) }], r.attempts)
         : el("p", { text: "No attempts recorded." }),
       el("h2", { text: "Compatibility diagnostics" }), (r.diagnostics || []).length
-        ? el("ul", { id: "diagnostics" }, r.diagnostics.map((d) => el("li", { text: typeof d === "string" ? d : JSON.stringify(d) })))
+        ? el("ul", { id: "diagnostics" }, r.diagnostics.map((d) => el("li", {}, d.action
+          ? [el("strong", { text: d.action + " " + d.subject }), ": " + (d.detail || "")]
+          : JSON.stringify(d))))
         : el("p", { text: "None." }),
       el("h2", { text: "Captured request (redacted)" }), el("pre", { tabindex: 0, text: pretty(r.request_payload) }),
       el("h2", { text: "Captured response (redacted)" }), el("pre", { tabindex: 0, text: pretty(r.response_payload) }));
