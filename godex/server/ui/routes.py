@@ -28,6 +28,7 @@ from godex.server.http import (
 from godex.server.state import AppState, key_id
 from godex.server.ui import auth, queries
 from godex.server.ui.admin_proxy import call_admin
+from godex.server.ui.live import InFlight
 
 _STATIC: dict[str, bytes] = {
     "app.js": b"text/javascript; charset=utf-8",
@@ -230,8 +231,11 @@ class Dashboard:
         state = self.app.state
         drain = getattr(self.app, "drain", None)
         streams = len(getattr(drain, "_tasks", ()))
+        in_flight = InFlight.wired(state.services)
         return {
             "now": time.time(),
+            # The requests themselves once GodexApp feeds the registry (see live.py).
+            "requests": in_flight.snapshot() if in_flight is not None else None,
             # This poll is itself in flight: leave it out.
             "in_flight": max(0, state.in_flight - 1),
             "streams": streams,

@@ -252,6 +252,11 @@
         el("div", { class: "card" }, el("div", { class: "k", text: "In flight" }), el("div", { class: "v", id: "in-flight", text: d.in_flight })),
         el("div", { class: "card" }, el("div", { class: "k", text: "Open streams" }), el("div", { class: "v", id: "streams", text: d.streams }))),
         el("p", { class: "k", text: "Updated " + when(d.now) + " (every 2 s)" }),
+        d.requests === null ? null : [el("h2", { text: "In flight" }), table("In flight", [
+          { label: "Started", get: (r) => when(r.started) }, { label: "Key", get: (r) => r.key || "-" },
+          { label: "Model", get: (r) => r.model || "-" }, { label: "Provider", get: (r) => r.provider || "-" },
+          { label: "Stream", get: (r) => (r.stream ? "yes" : "no") }, { label: "Events", num: 1, get: (r) => fmt(r.events) },
+          { label: "Running", num: 1, get: (r) => ms(r.elapsed_ms) }], d.requests)],
         el("h2", { text: "Latest requests" }), table("Latest requests", [
           { label: "Time", get: (r) => el("a", { href: "#request/" + encodeURIComponent(r.request_id), text: when(r.ts) }) },
           { label: "Key", get: (r) => r.client_key_id || "-" }, { label: "Model", get: (r) => r.requested_model || "-" },
