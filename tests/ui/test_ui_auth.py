@@ -16,7 +16,7 @@ import httpx2 as httpx
 import pytest
 import uvicorn
 
-from godex.server.runner import create_app
+from godex.server.runner import _uvicorn_options, create_app
 from godex.server.ui import auth
 from tests.fakes.replay_upstream import FakeUpstream
 from tests.support.gateway import run_gateway
@@ -106,15 +106,14 @@ def test_the_cookie_is_secure_when_the_request_came_over_tls(
         check=True,
         capture_output=True,
     )  # fmt: skip
-    app = create_app(ui_config(tmp_path, upstream.base_url))
+    cfg = ui_config(tmp_path, upstream.base_url)
+    app = create_app(cfg)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, log_level="warning", ssl_certfile=str(cert), ssl_keyfile=str(key), lifespan="on"
-        )
-    )
+    # GodeX's own uvicorn options (log_config=None: leave the process's logging alone).
+    options = {**_uvicorn_options(cfg), "ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+    server = uvicorn.Server(uvicorn.Config(app, **options))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
