@@ -497,6 +497,14 @@ class TelemetryConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class UiConfig:
+    """The admin dashboard at /ui (godex/server/ui): off unless asked for."""
+
+    enabled: bool = key(False, _BOOL)
+    session_ttl_s: int = key(8 * 3600, Duration(allow_off=False), yaml="session_ttl")
+
+
+@dataclass(frozen=True, slots=True)
 class GodexConfig:
     server: ServerConfig = field(
         default_factory=ServerConfig, metadata=sub(ServerConfig, custom=True)
@@ -525,4 +533,5 @@ class GodexConfig:
     telemetry: TelemetryConfig = field(
         default_factory=TelemetryConfig, metadata=sub(TelemetryConfig)
     )
+    ui: UiConfig = field(default_factory=UiConfig, metadata=sub(UiConfig))
     source: str | None = None  # the file it came from; None for the built-in default

@@ -50,6 +50,8 @@ from godex.server.reload import ConfigSource, keep_restart_only, needs_restart
 from godex.server.responses import ResponsesHandler, note_error, unexpected
 from godex.server.state import AppState
 from godex.server.stored import StoredResponsesHandler
+from godex.server.ui import dispatch as ui_dispatch
+from godex.server.ui.live import InFlight
 from godex.server.websocket import WebSocketDoor
 from godex.telemetry import NoTelemetry, OtlpTelemetry, make_telemetry
 
@@ -275,6 +277,8 @@ class GodexApp:
         ctx = RequestContext(request_id, method, path, _route_label(method, path))
         state = self.state
         state.in_flight += 1
+        live = InFlight.of(self.services)  # what the dashboard's Live page lists
+        live.enter(ctx)
         started = False
         ticket = Ticket()
         # Each request runs in a task of its own: these reach every log line and upstream
@@ -312,6 +316,7 @@ class GodexApp:
                 await self._send_error(scope, tracked_send, failure, ctx)
         finally:
             state.in_flight -= 1
+            live.leave(ctx)
             try:
                 await state.admission.leave(ticket, ctx)
             finally:
@@ -358,6 +363,8 @@ class GodexApp:
             )
             await send({"type": "http.response.body", "body": body})
             return
+        if path == "/ui" or path.startswith("/ui/"):
+            return await ui_dispatch(self, scope, receive, send)
         if path.startswith("/admin/"):
             who = await self._authenticate(scope, ctx)
             await self.admin.dispatch(method, path, who, receive, send)

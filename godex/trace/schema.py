@@ -49,6 +49,17 @@ MIGRATIONS: list[str] = [
     ALTER TABLE requests ADD COLUMN team TEXT;
     ALTER TABLE requests ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0;
     """,
+    # The dashboard's overview (godex/server/ui/queries.py): every column it aggregates, so a
+    # time range is read from the index alone; failovers from a partial index of the few rows
+    # that had one. Check with EXPLAIN QUERY PLAN ("COVERING INDEX requests_overview").
+    """
+    CREATE INDEX requests_overview ON requests(ts, provider, upstream_model, client_key_id,
+        status, input_tokens, cached_tokens, output_tokens, reasoning_tokens, duration_ms,
+        first_client_byte_ms, cost_usd);
+    CREATE INDEX requests_failovers ON requests(ts, provider, upstream_model)
+        WHERE attempts LIKE '%failed_over%';
+    CREATE INDEX requests_client_key ON requests(client_key_id, ts)
+    """,
 ]
 
 COLUMNS = (

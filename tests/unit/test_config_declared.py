@@ -150,6 +150,7 @@ def test_every_declaration_sits_in_field_metadata() -> None:
         "limits",
         "prices",
         "telemetry",
+        "ui",
     ]
 
 
