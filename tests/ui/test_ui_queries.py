@@ -18,11 +18,10 @@ from godex.trace.schema import connect
 NOW = 1_800_000_000.0
 
 
-def _db(tmp: Path, rows: list[dict[str, Any]], *, cost: bool = False) -> str:
+def _db(tmp: Path, rows: list[dict[str, Any]]) -> str:
     path = str(tmp / "trace.db")
     db = connect(path)
-    if cost:  # the column issue 16 adds; the dashboard shows cost once it is there
-        db.execute("ALTER TABLE requests ADD COLUMN cost_usd REAL")
+    # cost_usd is part of the trace schema (issue 16): every row has one.
     for i, r in enumerate(rows):
         row = {
             "request_id": f"req_{i}",
@@ -53,7 +52,6 @@ def test_the_overview_sums_cost_when_the_trace_has_it(tmp_path: Path) -> None:
             {"provider": "ds", "upstream_model": "m", "client_key_id": "k1", "cost_usd": 0.25},
             {"provider": "ds", "upstream_model": "m", "client_key_id": "k2", "cost_usd": 0.5},
         ],
-        cost=True,
     )
     out = queries.overview(path, NOW - 3600, NOW + 1)
     assert out["has_cost"] is True
@@ -61,10 +59,10 @@ def test_the_overview_sums_cost_when_the_trace_has_it(tmp_path: Path) -> None:
     assert {k["key"]: k["cost"] for k in out["by_key"]} == {"k1": 0.25, "k2": 0.5}
 
 
-def test_the_overview_has_no_cost_column_without_one(tmp_path: Path) -> None:
+def test_unpriced_requests_cost_nothing_in_the_overview(tmp_path: Path) -> None:
     path = _db(tmp_path, [{"provider": "ds", "upstream_model": "m", "input_tokens": 10}])
     out = queries.overview(path, NOW - 3600, NOW + 1)
-    assert out["has_cost"] is False and "cost" not in out["by_key"][0]
+    assert out["has_cost"] is True and out["by_key"][0]["cost"] == 0
 
 
 def test_a_missing_trace_database_is_an_empty_overview(tmp_path: Path) -> None:
