@@ -187,6 +187,10 @@ def show(request_id: str, config_path: str | None, db: str | None, as_json: bool
             continue
         if key == "ts":
             value = _fmt_time(value)
+        elif key == "cost_usd" and isinstance(value, (int, float)):
+            value = f"${value:.4f}"
+        elif isinstance(value, float):
+            value = f"{value:.1f}"  # durations in ms: a tenth is all a reader needs
         if isinstance(value, (list, dict)):
             value = json.dumps(value, ensure_ascii=False)
         click.echo(f"{key:>24}: {value}")
