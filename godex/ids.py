@@ -22,6 +22,16 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{raw.hex()}"
 
 
+def random_hex(nbytes: int) -> str:
+    """``nbytes`` random bytes as hex, from the same bulk buffer (trace and span ids)."""
+    global _buf, _pos
+    if _pos + nbytes > len(_buf):
+        _buf, _pos = os.urandom(_BLOCK), 0
+    raw = _buf[_pos : _pos + nbytes]
+    _pos += nbytes
+    return raw.hex()
+
+
 def _reset_after_fork() -> None:
     global _buf, _pos
     _buf, _pos = b"", 0  # a forked worker must never reuse its parent's bytes

@@ -71,20 +71,9 @@ class TurnExchange(OpenedTurn):
         return Completed(response, encoded)
 
     async def stream(self) -> AsyncIterator[list[Event]]:
-        builder = self.builder
-        tail: list[Event] = []
-        async for batch in self._pump(tail):
-            yield batch
-        response = builder.response
-        note_result(self.ctx, response, builder.event_count)
-        # Persist before the terminal event goes out: a client that saw completion can
-        # always continue from it.
-        await self.gateway.persist(self.req, self.route, response, builder=builder)
-        self.finished = True
-        yield tail
-
-    async def _pump(self, tail: list[Event]) -> AsyncIterator[list[Event]]:
-        """Move upstream deltas through the builder; leave the events that end it in ``tail``."""
+        """Upstream deltas through the builder, batch by batch; the terminal batch last, after
+        persisting. One generator: each batch crosses one async hop to the client (a second
+        layer cost about 2 µs a batch, a tenth of a 50-chunk stream's time here)."""
         source: Reader | None = self.search or self.opened.source
         assert source is not None
         builder = self.builder
@@ -92,6 +81,7 @@ class TurnExchange(OpenedTurn):
         loop = asyncio.get_running_loop()
         keepalive = self.gateway.services.keepalive_s
         last_sent = loop.time()
+        tail: list[Event] = []
         events: list[Event] = []
         try:
             deltas: Sequence[Fed] | None = (
@@ -103,7 +93,8 @@ class TurnExchange(OpenedTurn):
                     feed(delta, events)
                 if builder.done:
                     tail += events
-                    return
+                    events = []
+                    break
                 if self.opened.failure is not None:
                     failure, self.opened.failure = self.opened.failure, None
                     raise failure
@@ -116,9 +107,17 @@ class TurnExchange(OpenedTurn):
                     batch, events = events, []
                     yield batch
                 deltas = await source.read()
-            if not builder.done:
-                tail += builder.finish()
+            else:
+                if not builder.done:
+                    tail += builder.finish()
         except GodexError as err:
             # Events of the read that failed were built but not sent: they go out first.
             tail += events
             tail += builder.fail(err)
+        response = builder.response
+        note_result(self.ctx, response, builder.event_count)
+        # Persist before the terminal event goes out: a client that saw completion can
+        # always continue from it.
+        await self.gateway.persist(self.req, self.route, response, builder=builder)
+        self.finished = True
+        yield tail

@@ -244,11 +244,7 @@ class Pipeline:
         if deadline is None:
             deadline = asyncio.get_running_loop().time() + rt.timeouts.total_ms / 1000
         ctx.deadline = deadline
-        try:
-            async with asyncio.timeout_at(ctx.deadline):
-                resp = await self.services.transport.open(rt.request(payload))
-        except TimeoutError as exc:
-            raise deadline_exceeded(route) from exc
+        resp = await self.services.transport.open(rt.request(payload, deadline))
         ctx.t_upstream_first_byte = time.perf_counter()
         if resp.status >= 400:
             try:

@@ -57,11 +57,11 @@ class ProviderRuntime:
         if self.unavailable_reason is not None:
             raise unavailable(self.name, self.unavailable_reason)
 
-    def request(self, body: bytes) -> UpstreamRequest:
+    def request(self, body: bytes, deadline: float | None = None) -> UpstreamRequest:
         extra = UPSTREAM_HEADERS.get()
         # The provider's own and configured headers win over the request's correlation ones.
         headers = {**extra, **self.headers} if extra else self.headers
-        return UpstreamRequest(self.url, headers, body, self.timeouts, self.name)
+        return UpstreamRequest(self.url, headers, body, self.timeouts, self.name, deadline)
 
 
 def unavailable(name: str, reason: str) -> ProviderUnavailable:

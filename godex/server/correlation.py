@@ -9,8 +9,9 @@ the same trace id with the gateway's own span as its parent.
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass
+
+from godex.ids import random_hex
 
 MAX_REQUEST_ID = 128
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,%d}" % MAX_REQUEST_ID)
@@ -64,8 +65,9 @@ def traceparent_from(raw: bytes | None) -> TraceParent | None:
 
 
 def new_trace_id() -> str:
-    return secrets.token_hex(16)
+    # From the bulk id buffer: a system call per request here cost ~3% of a short request.
+    return random_hex(16)
 
 
 def new_span_id() -> str:
-    return secrets.token_hex(8)
+    return random_hex(8)

@@ -29,6 +29,8 @@ class UpstreamRequest:
     body: bytes
     timeouts: Timeouts = field(default_factory=Timeouts)
     label: str = "upstream"  # who is called, for error messages (the provider's name)
+    # Loop time by which the whole exchange must end (timeout_ms, or what is left of a turn's).
+    deadline: float | None = None
 
 
 class UpstreamResponse(Protocol):
