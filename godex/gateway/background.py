@@ -16,7 +16,7 @@ from typing import Any
 from godex.bridge.builder import Event, response_object
 from godex.bridge.request import ResponsesRequest
 from godex.errors import GodexError, InvalidRequestError
-from godex.gateway.context import RequestContext
+from godex.gateway.context import OWNER, RequestContext
 from godex.gateway.core import Gateway
 from godex.gateway.persist import persist
 from godex.gateway.pipeline import Exchange, OpenedTurn, echo_of, encode_json
@@ -29,8 +29,9 @@ log = get_logger("godex.gateway")
 class BackgroundRun:
     """One running background response: its events so far, and a signal for followers."""
 
-    def __init__(self, response: dict[str, Any]) -> None:
+    def __init__(self, response: dict[str, Any], owner: str | None = None) -> None:
         self.response = response  # the latest whole Response (the builder's once it opened)
+        self.owner = owner  # the key or team that started it: nobody else sees it
         self.events: list[Event] = []
         self.done = False
         self.task: asyncio.Task[None] | None = None
@@ -62,7 +63,12 @@ class BackgroundRuns:
         self.runs: dict[str, BackgroundRun] = {}
 
     def get(self, response_id: str) -> BackgroundRun | None:
-        return self.runs.get(response_id)
+        """A running response the caller may see (another tenant's reads as not running)."""
+        run = self.runs.get(response_id)
+        owner = OWNER.get()
+        if run is None or (owner is not None and run.owner != owner):
+            return None
+        return run
 
     async def start(self, req: ResponsesRequest, ctx: RequestContext) -> BackgroundRun:
         """Check the request as a foreground turn would (4xx now), then run it detached."""
@@ -82,7 +88,7 @@ class BackgroundRuns:
         assert req.response_id is not None
         queued = response_object(req.response_id, req.model, int(time.time()), echo_of(req))
         queued["status"] = "queued"
-        run = BackgroundRun(queued)
+        run = BackgroundRun(queued, owner=OWNER.get())
         self.runs[req.response_id] = run
         run.task = asyncio.get_running_loop().create_task(self._drive(run, req, ctx, history))
         return run
@@ -158,7 +164,7 @@ class BackgroundRuns:
 
     async def cancel(self, response_id: str) -> dict[str, Any] | None:
         """Cancel a running background response; its final Response, or None if not running."""
-        run = self.runs.get(response_id)
+        run = self.get(response_id)
         if run is None or run.task is None:
             return None
         run.task.cancel()

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from godex.errors import InvalidRequestError, NotFoundError
+from godex.gateway.context import OWNER
 from godex.sessions.conversations import Conversation, new_conversation_id
 from godex.sessions.store import Order, SessionStore, page
 
@@ -75,29 +76,40 @@ class Conversations:
             )
         return self.store
 
+    async def _mine(self, conv_id: str) -> Conversation:
+        """The conversation if the caller's key (or team) made it, else the unknown-id 404:
+        another tenant's conversation is indistinguishable from none."""
+        conv = await self._store().get_conversation(conv_id)
+        owner = OWNER.get()
+        if conv is None or (owner is not None and conv.owner != owner):
+            raise not_found(conv_id)
+        return conv
+
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        conv = Conversation(new_conversation_id(), int(time.time()), _metadata(body))
+        conv = Conversation(
+            new_conversation_id(), int(time.time()), _metadata(body), owner=OWNER.get()
+        )
         await self._store().create_conversation(conv, _items_param(body, required=False))
         return conv.to_object()
 
     async def get(self, conv_id: str) -> dict[str, Any]:
-        conv = await self._store().get_conversation(conv_id)
-        if conv is None:
-            raise not_found(conv_id)
-        return conv.to_object()
+        return (await self._mine(conv_id)).to_object()
 
     async def update(self, conv_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        await self._mine(conv_id)
         conv = await self._store().update_conversation(conv_id, _metadata(body))
         if conv is None:
             raise not_found(conv_id)
         return conv.to_object()
 
     async def delete(self, conv_id: str) -> dict[str, Any]:
+        await self._mine(conv_id)
         if not await self._store().delete_conversation(conv_id):
             raise not_found(conv_id)
         return {"id": conv_id, "object": "conversation.deleted", "deleted": True}
 
     async def items(self, conv_id: str) -> list[dict[str, Any]]:
+        await self._mine(conv_id)
         found = await self._store().conversation_items(conv_id)
         if found is None:
             raise not_found(conv_id)
@@ -109,6 +121,7 @@ class Conversations:
         return page(await self.items(conv_id), after, limit, order)
 
     async def add_items(self, conv_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        await self._mine(conv_id)
         added = await self._store().append_conversation_items(
             conv_id, _items_param(body, required=True)
         )
@@ -130,9 +143,7 @@ class Conversations:
 
     async def delete_item(self, conv_id: str, item_id: str) -> dict[str, Any]:
         store = self._store()
-        conv = await store.get_conversation(conv_id)
-        if conv is None:
-            raise not_found(conv_id)
+        conv = await self._mine(conv_id)
         if not await store.delete_conversation_item(conv_id, item_id):
             raise item_not_found(item_id)
         return conv.to_object()  # OpenAI answers with the conversation

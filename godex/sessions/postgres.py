@@ -73,6 +73,7 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX conversation_items_by_conversation ON conversation_items(conversation_id, seq);
     """,
+    "ALTER TABLE conversations ADD COLUMN owner TEXT",
 ]
 
 _COLUMNS = (
@@ -358,8 +359,9 @@ class PostgresStore:
         async def run(conn: psycopg.AsyncConnection[Any]) -> None:
             async with conn.transaction():
                 await conn.execute(
-                    "INSERT INTO conversations (id, created_at, metadata) VALUES (%s, %s, %s)",
-                    (conv.id, conv.created_at, _enc(conv.metadata)),
+                    "INSERT INTO conversations (id, created_at, metadata, owner) "
+                    "VALUES (%s, %s, %s, %s)",
+                    (conv.id, conv.created_at, _enc(conv.metadata), conv.owner),
                 )
                 await _add_items(conn, conv.id, stored)
 
@@ -369,12 +371,13 @@ class PostgresStore:
     async def get_conversation(self, conv_id: str) -> Conversation | None:
         async def run(conn: psycopg.AsyncConnection[Any]) -> Any:
             cur = await conn.execute(
-                "SELECT id, created_at, metadata FROM conversations WHERE id = %s", (conv_id,)
+                "SELECT id, created_at, metadata, owner FROM conversations WHERE id = %s",
+                (conv_id,),
             )
             return await cur.fetchone()
 
         row = await self._run("get_conversation", run)
-        return None if row is None else Conversation(row[0], row[1], _dec(row[2]))
+        return None if row is None else Conversation(row[0], row[1], _dec(row[2]), row[3])
 
     async def update_conversation(
         self, conv_id: str, metadata: dict[str, Any]

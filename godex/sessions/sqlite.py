@@ -68,6 +68,7 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX conversation_items_by_conversation ON conversation_items(conversation_id, seq);
     """,
+    "ALTER TABLE conversations ADD COLUMN owner TEXT",
 ]
 
 _COLUMNS = (
@@ -302,8 +303,9 @@ class SqliteStore:
             db.execute("BEGIN")
             try:
                 db.execute(
-                    "INSERT INTO conversations (id, created_at, metadata) VALUES (?, ?, ?)",
-                    (conv.id, conv.created_at, _enc(conv.metadata)),
+                    "INSERT INTO conversations (id, created_at, metadata, owner) "
+                    "VALUES (?, ?, ?, ?)",
+                    (conv.id, conv.created_at, _enc(conv.metadata), conv.owner),
                 )
                 _add_items(db, conv.id, stored)
                 db.execute("COMMIT")
@@ -317,10 +319,11 @@ class SqliteStore:
     async def get_conversation(self, conv_id: str) -> Conversation | None:
         row = await self._run(
             lambda db: db.execute(
-                "SELECT id, created_at, metadata FROM conversations WHERE id = ?", (conv_id,)
+                "SELECT id, created_at, metadata, owner FROM conversations WHERE id = ?",
+                (conv_id,),
             ).fetchone()
         )
-        return None if row is None else Conversation(row[0], row[1], _dec(row[2]))
+        return None if row is None else Conversation(row[0], row[1], _dec(row[2]), row[3])
 
     async def update_conversation(
         self, conv_id: str, metadata: dict[str, Any]

@@ -66,6 +66,7 @@ class Conversation:
     id: str
     created_at: int
     metadata: dict[str, Any] = field(default_factory=dict)
+    owner: str | None = None  # the key or team that made it (tenant isolation); not listed
 
     def to_object(self) -> dict[str, Any]:
         return {

@@ -410,3 +410,45 @@ def test_global_and_per_model_limits_are_shared_by_every_key(
     assert [r.status_code for r in slow] == [200, 200, 429]
     assert "model:slow-*" in slow[2].json()["error"]["message"]
     assert rest == [200, 200, 200, 429]  # 5 a minute for the whole gateway
+
+
+def test_conversations_belong_to_their_team(gw: RunningGateway, up: FakeUpstream) -> None:
+    """Another team's conversation is the unknown-id 404 on every route and as a turn's
+    ``conversation``; the same team shares it; admins see all."""
+    with httpx.Client(base_url=gw.base_url, timeout=10) as c:
+        made = c.post(
+            "/v1/conversations",
+            headers=h(ALICE),
+            json={"items": [{"type": "message", "role": "user", "content": SECRET}]},
+        )
+        assert made.status_code == 200, made.text
+        cid = made.json()["id"]
+        unknown = "conv_" + "0" * 48
+
+        def shapes(key: str, some_id: str) -> list[tuple[int, Any]]:
+            out = []
+            for method, path, body in (
+                ("GET", f"/v1/conversations/{some_id}", None),
+                ("POST", f"/v1/conversations/{some_id}", {"metadata": {"x": "y"}}),
+                ("GET", f"/v1/conversations/{some_id}/items", None),
+                ("POST", f"/v1/conversations/{some_id}/items", {"items": [{"role": "user",
+                                                                            "content": "x"}]}),
+                ("DELETE", f"/v1/conversations/{some_id}", None),
+            ):  # fmt: skip
+                r = c.request(method, path, headers=h(key), json=body)
+                out.append((r.status_code, r.text.replace(some_id, "<id>")))
+            return out
+
+        assert shapes(BOB, cid) == shapes(BOB, unknown)
+        assert all(status == 404 for status, _ in shapes(BOB, cid))
+        assert SECRET not in str(shapes(BOB, cid))
+        turn = c.post(
+            "/v1/responses",
+            headers=h(BOB),
+            json={"model": "m", "input": "go on", "conversation": cid},
+        )
+        assert turn.status_code == 404
+        assert SECRET not in turn.text
+        for key in (CAROL, ADMIN):  # the same team, and an admin
+            items = c.get(f"/v1/conversations/{cid}/items", headers=h(key))
+            assert items.status_code == 200 and SECRET in items.text
