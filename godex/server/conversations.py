@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from godex.errors import InvalidRequestError, NotFoundError
+from godex.errors import NotFoundError
 from godex.frontdoors.common import decode_object
 from godex.gateway.conversations import Conversations
-from godex.server.http import Scope, Send, query_params, send_json
-from godex.sessions.store import Order
+from godex.server.http import Scope, Send, paging, send_json
 
 ReadBody = Callable[[], Awaitable[bytes]]
 
@@ -43,7 +42,7 @@ class ConversationsHandler:
         if len(parts) == 2 and parts[1] == "items":
             conv_id = parts[0]
             if method == "GET":
-                limit, order, after = _paging(scope)
+                limit, order, after = paging(scope)
                 page = await convs.list_items(conv_id, after=after, limit=limit, order=order)
                 await send_json(send, 200, page)
                 return
@@ -60,17 +59,3 @@ class ConversationsHandler:
                 await send_json(send, 200, await convs.delete_item(conv_id, item_id))
                 return
         raise NotFoundError(f"Unknown route: {method} {scope['path']}", code="server.not_found")
-
-
-def _paging(scope: Scope) -> tuple[int, Order, str | None]:
-    params = query_params(scope)
-    try:
-        limit = int(params.get("limit") or 20)
-    except ValueError as exc:
-        raise InvalidRequestError("limit must be an integer", param="limit") from exc
-    if not 1 <= limit <= 100:
-        raise InvalidRequestError("limit must be between 1 and 100", param="limit")
-    order = params.get("order") or "desc"
-    if order != "asc" and order != "desc":
-        raise InvalidRequestError("order must be 'asc' or 'desc'", param="order")
-    return limit, "asc" if order == "asc" else "desc", params.get("after") or None

@@ -8,7 +8,8 @@ from typing import Any
 
 import msgspec
 
-from godex.errors import GodexError
+from godex.errors import GodexError, InvalidRequestError
+from godex.sessions.store import Order
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -108,3 +109,18 @@ async def send_error(send: Send, error: GodexError, request_id: str | None = Non
     if request_id:
         extra["x-request-id"] = request_id
     await send_json(send, error.status, error.to_body(), extra)
+
+
+def paging(scope: Scope) -> tuple[int, Order, str | None]:
+    """``limit`` (1-100, default 20), ``order`` (default desc) and ``after`` of a list route."""
+    params = query_params(scope)
+    try:
+        limit = int(params.get("limit") or 20)
+    except ValueError as exc:
+        raise InvalidRequestError("limit must be an integer", param="limit") from exc
+    if not 1 <= limit <= 100:
+        raise InvalidRequestError("limit must be between 1 and 100", param="limit")
+    order = params.get("order") or "desc"
+    if order != "asc" and order != "desc":
+        raise InvalidRequestError("order must be 'asc' or 'desc'", param="order")
+    return limit, "asc" if order == "asc" else "desc", params.get("after") or None

@@ -6,7 +6,7 @@ from godex.errors import InvalidRequestError, NotFoundError
 from godex.gateway.background import BackgroundRuns
 from godex.gateway.stored import StoredResponses
 from godex.server.background import follow
-from godex.server.http import SSE_HEADERS, Scope, Send, query_params, send_json
+from godex.server.http import SSE_HEADERS, Scope, Send, paging, query_params, send_json
 from godex.server.sse import encode_events
 
 
@@ -74,22 +74,8 @@ class StoredResponsesHandler:
         await send({"type": "http.response.body", "body": encode_events(events)})
 
     async def input_items(self, response_id: str, scope: Scope, send: Send) -> None:
-        params = query_params(scope)
-        try:
-            limit = int(params.get("limit") or 20)
-        except ValueError as exc:
-            raise InvalidRequestError("limit must be an integer", param="limit") from exc
-        if not 1 <= limit <= 100:
-            raise InvalidRequestError("limit must be between 1 and 100", param="limit")
-        order = params.get("order") or "desc"
-        if order != "asc" and order != "desc":
-            raise InvalidRequestError("order must be 'asc' or 'desc'", param="order")
-        page = await self.stored.input_items(
-            response_id,
-            after=params.get("after") or None,
-            limit=limit,
-            order="asc" if order == "asc" else "desc",
-        )
+        limit, order, after = paging(scope)
+        page = await self.stored.input_items(response_id, after=after, limit=limit, order=order)
         await send_json(send, 200, page)
 
 
