@@ -23,7 +23,8 @@ from godex.config.schema import PostgresConfig
 from godex.logging import get_logger
 from godex.postgres_db import LEASE_SQL, StoreUnavailable, unavailable
 from godex.sessions.conversations import Conversation, conversation_items
-from godex.sessions.store import KeyRecord, Order, StoredResponse, page, with_ids
+from godex.sessions.group_commit import GroupCommit, Row, response_row
+from godex.sessions.store import KeyRecord, Order, StoredResponse, page
 
 T = TypeVar("T")
 log = get_logger("godex.sessions")
@@ -148,8 +149,7 @@ class PostgresStore:
         )
         self._opened = False
         self._open_lock = asyncio.Lock()
-        self._pending: list[tuple[tuple[Any, ...], asyncio.Future[None]]] = []
-        self._flushing = False
+        self._commits = GroupCommit(self._insert_rows)
 
     async def _run(
         self, what: str, fn: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]
@@ -192,53 +192,14 @@ class PostgresStore:
         self.up = False
 
     async def put(self, rec: StoredResponse) -> None:
-        rec.input_items = with_ids(rec.input_items)
-        row = (
-            rec.id,
-            rec.previous_response_id,
-            rec.created_at,
-            rec.status,
-            rec.model,
-            rec.provider,
-            rec.upstream_model,
-            _enc(rec.input_items),
-            rec.response_json if rec.response_json is not None else _enc(rec.response),
-            _enc(rec.reasoning),
-            rec.replay,
-            rec.owner,
-        )
+        await self._commits.put(response_row(rec))
 
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((row, fut))
-        if not self._flushing:
-            self._flushing = True
-            asyncio.get_running_loop().create_task(self._flush())
-        await fut
+    async def _insert_rows(self, rows: list[Row]) -> None:
+        async def run(conn: psycopg.AsyncConnection[Any]) -> None:
+            async with conn.transaction(), conn.cursor() as cur:
+                await cur.executemany(_INSERT, rows)
 
-    async def _flush(self) -> None:
-        """Group commit: puts that arrive while a write is in flight go out together in the
-        next transaction, so under load a commit (and its fsync) is paid per batch."""
-        try:
-            while self._pending:
-                batch, self._pending = self._pending, []
-                rows = [row for row, _ in batch]
-
-                async def run(conn: psycopg.AsyncConnection[Any], rows: Any = rows) -> None:
-                    async with conn.transaction(), conn.cursor() as cur:
-                        await cur.executemany(_INSERT, rows)
-
-                try:
-                    await self._run("put", run)
-                except Exception as exc:
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(exc)
-                    continue
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_result(None)
-        finally:
-            self._flushing = False
+        await self._run("put", run)
 
     async def get(self, response_id: str, *, owner: str | None = None) -> StoredResponse | None:
         async def run(conn: psycopg.AsyncConnection[Any]) -> Any:

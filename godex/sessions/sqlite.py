@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 import msgspec
 
 from godex.sessions.conversations import Conversation, conversation_items
-from godex.sessions.store import KeyRecord, Order, StoredResponse, page, with_ids
+from godex.sessions.group_commit import GroupCommit, Row, response_row
+from godex.sessions.store import KeyRecord, Order, StoredResponse, page
 from godex.sqlite_db import connect
 
 T = TypeVar("T")
@@ -119,8 +120,7 @@ class SqliteStore:
         self._conn: sqlite3.Connection | None = None
         # Group commit: puts that arrive while a write is in flight go out together in the
         # next transaction, so under load a thread hand-off is paid per batch, not per request.
-        self._pending: list[tuple[tuple[Any, ...], asyncio.Future[None]]] = []
-        self._flushing = False
+        self._commits = GroupCommit(self._insert_rows)
         self._closing = threading.Event()
         self._checkpointer: threading.Thread | None = None
 
@@ -156,45 +156,10 @@ class SqliteStore:
         return await loop.run_in_executor(self._pool, lambda: fn(self._db()))
 
     async def put(self, rec: StoredResponse) -> None:
-        rec.input_items = with_ids(rec.input_items)
-        row = (
-            rec.id,
-            rec.previous_response_id,
-            rec.created_at,
-            rec.status,
-            rec.model,
-            rec.provider,
-            rec.upstream_model,
-            _enc(rec.input_items),
-            rec.response_json if rec.response_json is not None else _enc(rec.response),
-            _enc(rec.reasoning),
-            rec.replay,
-            rec.owner,
-        )
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((row, fut))
-        if not self._flushing:
-            self._flushing = True
-            asyncio.get_running_loop().create_task(self._flush())
-        await fut
+        await self._commits.put(response_row(rec))
 
-    async def _flush(self) -> None:
-        try:
-            while self._pending:
-                batch, self._pending = self._pending, []
-                rows = [row for row, _ in batch]
-                try:
-                    await self._run(functools.partial(_insert, rows=rows))
-                except Exception as exc:
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(exc)
-                    continue
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_result(None)
-        finally:
-            self._flushing = False
+    async def _insert_rows(self, rows: list[Row]) -> None:
+        await self._run(functools.partial(_insert, rows=rows))
 
     async def get(self, response_id: str, *, owner: str | None = None) -> StoredResponse | None:
         row = await self._run(
