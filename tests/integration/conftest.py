@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx2 as httpx
 import openai
 import pytest
 
+from godex.config.schema import SessionConfig
 from tests.fakes.replay_upstream import FakeUpstream
 from tests.support.gateway import RunningGateway, make_config, provider, run_gateway
 
@@ -48,3 +50,19 @@ def client(gateway: RunningGateway) -> openai.OpenAI:
 def http(gateway: RunningGateway) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=gateway.base_url, timeout=20) as c:
         yield c
+
+
+@contextmanager
+def stored_gateway(
+    backend: str, upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningGateway]:
+    """A gateway that stores responses on ``backend`` (sqlite or memory), aliasing gpt-5.5."""
+    tmp = tmp_path_factory.mktemp(backend)
+    cfg = make_config(
+        tmp,
+        [provider("ds", "deepseek", upstream.base_url)],
+        aliases={"gpt-5.5": "ds/deepseek-v4-pro"},
+        session=SessionConfig(backend=backend, sqlite_path=str(tmp / "s.db")),
+    )
+    with run_gateway(cfg) as gw:
+        yield gw

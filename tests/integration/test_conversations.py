@@ -4,30 +4,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
 import openai
 import pytest
 
-from godex.config.schema import SessionConfig
 from tests.fakes.replay_upstream import FakeUpstream, Reply, completion_body
-from tests.support.gateway import RunningGateway, make_config, provider, run_gateway
+from tests.integration.conftest import stored_gateway
+from tests.support.gateway import RunningGateway
 
 
 @pytest.fixture(scope="module", params=["sqlite", "memory"])
 def conv_gw(
     request: pytest.FixtureRequest, upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningGateway]:
-    tmp: Path = tmp_path_factory.mktemp(request.param)
-    cfg = make_config(
-        tmp,
-        [provider("ds", "deepseek", upstream.base_url)],
-        aliases={"gpt-5.5": "ds/deepseek-v4-pro"},
-        session=SessionConfig(backend=request.param, sqlite_path=str(tmp / "s.db")),
-    )
-    with run_gateway(cfg) as gw:
+    with stored_gateway(request.param, upstream, tmp_path_factory) as gw:
         yield gw
 
 
