@@ -119,6 +119,7 @@ class GodexApp:
             ),
         )
         self.state.metrics.watch_breakers(self._breaker_states)
+        self.state.metrics.start_flushing(asyncio.get_running_loop())
         if sessions is not None:
             loop = asyncio.get_running_loop()
             state.extra["maintenance"] = loop.create_task(self._maintenance())
@@ -584,8 +585,6 @@ class GodexApp:
             http_status=ctx.http_status,
             error_code=ctx.error_code,
         )
-        if metrics.multiprocess:  # keep this worker's copied-in values fresh for any scrape
-            metrics.refresh()
         if usage:
             metrics.observe_tokens(
                 model=model,
@@ -604,6 +603,7 @@ class GodexApp:
         if ctx.key_name is not None:
             tokens = int(usage.get("total_tokens") or 0)
             metrics.observe_key(metrics.key_label(ctx.key_name), tokens, ctx.cost_usd or 0.0)
+        metrics.request_done()
         recorder = self.services.recorder
         if recorder.enabled and ctx.route in TRACED_ROUTES:
             recorder.record(trace_record(ctx, duration))
