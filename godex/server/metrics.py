@@ -323,12 +323,12 @@ class Metrics:
             acc[0] += 1
             acc[1] += tokens
             acc[2] += cost
-        for key, (n, tokens, cost) in sums.items():
+        for key, (n, key_tokens, key_cost) in sums.items():
             self.key_requests.labels(key).inc(n)
-            if tokens:
-                self.key_tokens.labels(key).inc(tokens)
-            if cost:
-                self.key_cost.labels(key).inc(cost)
+            if key_tokens:
+                self.key_tokens.labels(key).inc(key_tokens)
+            if key_cost:
+                self.key_cost.labels(key).inc(key_cost)
 
     def key_spend(self, key: str, today_usd: float, remaining_usd: float | None) -> None:
         self.key_spend_today.labels(key).set(today_usd)
