@@ -89,11 +89,6 @@ def _opt(body: dict[str, Any], key: str, types: tuple[type, ...], expected: str)
     return value
 
 
-def _number(body: dict[str, Any], key: str) -> float | None:
-    value = _opt(body, key, (int, float), "a number")
-    return None if value is None else float(value)
-
-
 def _check_item(i: int, item: Any) -> dict[str, Any]:
     where = f"input[{i}]"
     if not isinstance(item, dict):
@@ -278,7 +273,10 @@ def parse_request(body: bytes, limits: RequestLimits = DEFAULT_LIMITS) -> Respon
         items = [_check_item(i, it) for i, it in enumerate(raw_input)]
     else:
         raise _bad("input", "a string or an array of input items", raw_input)
-    tools = _opt(data, "tools", (list,), "an array") or []
+    # Most bodies carry a few of the optional fields: check only those present (in a fixed
+    # order, so a body with two bad fields always names the same one).
+    opts = {k: _opt(data, k, *spec) for k, spec in _OPTIONAL.items() if k in data}
+    tools = opts.get("tools") or []
     _cap("tools", len(tools), limits.max_tools, "items")
     for i, tool in enumerate(tools):
         if not isinstance(tool, dict) or not isinstance(tool.get("type"), str):
@@ -286,40 +284,62 @@ def parse_request(body: bytes, limits: RequestLimits = DEFAULT_LIMITS) -> Respon
     tool_choice = data.get("tool_choice")
     if tool_choice is not None and not isinstance(tool_choice, (str, dict)):
         raise _bad("tool_choice", "a string or an object", tool_choice)
-    include = _opt(data, "include", (list,), "an array of strings") or []
-    max_out = _opt(data, "max_output_tokens", (int,), "an integer")
+    include = opts.get("include") or []
+    max_out = opts.get("max_output_tokens")
     if max_out is not None and max_out < 1:
         raise InvalidRequestError(
             "Invalid 'max_output_tokens': must be at least 1.",
             param="max_output_tokens",
             wire_code="invalid_value",
         )
-    stream = _opt(data, "stream", (bool,), "a boolean")
-    store = _opt(data, "store", (bool,), "a boolean")
+    store = opts.get("store")
+    temperature, top_p = opts.get("temperature"), opts.get("top_p")
     return ResponsesRequest(
         raw=data,
         model=model,
         input_items=items,
-        instructions=_opt(data, "instructions", (str,), "a string"),
+        instructions=opts.get("instructions"),
         tools=tools,
         tool_choice=tool_choice,
-        parallel_tool_calls=_opt(data, "parallel_tool_calls", (bool,), "a boolean"),
-        stream=bool(stream),
+        parallel_tool_calls=opts.get("parallel_tool_calls"),
+        stream=bool(opts.get("stream")),
         store=True if store is None else store,
-        previous_response_id=_opt(data, "previous_response_id", (str,), "a string"),
+        previous_response_id=opts.get("previous_response_id"),
         include=[x for x in include if isinstance(x, str)],
-        reasoning=_opt(data, "reasoning", (dict,), "an object"),
-        text=_opt(data, "text", (dict,), "an object"),
+        reasoning=opts.get("reasoning"),
+        text=opts.get("text"),
         max_output_tokens=max_out,
-        temperature=_number(data, "temperature"),
-        top_p=_number(data, "top_p"),
-        metadata=_opt(data, "metadata", (dict,), "an object"),
-        user=_opt(data, "user", (str,), "a string"),
-        safety_identifier=_opt(data, "safety_identifier", (str,), "a string"),
-        prompt_cache_key=_opt(data, "prompt_cache_key", (str,), "a string"),
+        temperature=None if temperature is None else float(temperature),
+        top_p=None if top_p is None else float(top_p),
+        metadata=opts.get("metadata"),
+        user=opts.get("user"),
+        safety_identifier=opts.get("safety_identifier"),
+        prompt_cache_key=opts.get("prompt_cache_key"),
         conversation=_conversation(data.get("conversation")),
-        background=bool(_opt(data, "background", (bool,), "a boolean")),
+        background=bool(opts.get("background")),
     )
+
+
+# The optional typed fields: name -> (accepted types, what the error says is expected).
+_OPTIONAL: dict[str, tuple[tuple[type, ...], str]] = {
+    "tools": ((list,), "an array"),
+    "include": ((list,), "an array of strings"),
+    "max_output_tokens": ((int,), "an integer"),
+    "stream": ((bool,), "a boolean"),
+    "store": ((bool,), "a boolean"),
+    "instructions": ((str,), "a string"),
+    "parallel_tool_calls": ((bool,), "a boolean"),
+    "previous_response_id": ((str,), "a string"),
+    "reasoning": ((dict,), "an object"),
+    "text": ((dict,), "an object"),
+    "temperature": ((int, float), "a number"),
+    "top_p": ((int, float), "a number"),
+    "metadata": ((dict,), "an object"),
+    "user": ((str,), "a string"),
+    "safety_identifier": ((str,), "a string"),
+    "prompt_cache_key": ((str,), "a string"),
+    "background": ((bool,), "a boolean"),
+}
 
 
 def _conversation(value: Any) -> str | None:

@@ -63,9 +63,9 @@ def declare_tools(
     managed_search: bool = False,
 ) -> ToolDeclarations:
     """``managed_search``: web_search tools become a function GodeX answers itself."""
-    out = ToolDeclarations()
     if not tools:
-        return out
+        return ToolDeclarations()
+    out = ToolDeclarations()
     namer = _Namer(spec.tool_name_pattern)
 
     def add(

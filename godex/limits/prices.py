@@ -23,12 +23,29 @@ DEFAULT_PRICES: dict[str, Price] = {
 }
 
 
+_MAX_REMEMBERED = 4096
+
+
 class PriceBook:
     def __init__(self, configured: dict[str, Price]) -> None:
         self.prices = {**DEFAULT_PRICES, **configured}
+        # (provider, model) -> its price: every request asks, and the glob scan is ~10 µs.
+        self._found: dict[tuple[str, str], Price | None] = {}
 
     def price(self, provider: str, model: str) -> Price | None:
         """By "provider/upstream_model", then by the upstream model alone; globs allowed."""
+        key = (provider, model)
+        try:
+            return self._found[key]
+        except KeyError:
+            pass
+        found = self._lookup(provider, model)
+        if len(self._found) >= _MAX_REMEMBERED:  # models can come from clients: stay bounded
+            self._found.clear()
+        self._found[key] = found
+        return found
+
+    def _lookup(self, provider: str, model: str) -> Price | None:
         for name in (f"{provider}/{model}", model):
             exact = self.prices.get(name)
             if exact is not None:
