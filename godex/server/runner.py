@@ -25,6 +25,7 @@ from godex.errors import GodexError
 from godex.gateway.wiring import load_secret
 from godex.logging import configure_logging, get_logger
 from godex.server.app import GodexApp
+from godex.server.gc_tuning import tune_for_serving
 from godex.server.metrics import multiproc_dir, remove_multiproc_dir
 from godex.server.protocol import GodexHttpToolsProtocol
 from godex.server.reload import ConfigSource, remove_pid, write_pid
@@ -44,7 +45,9 @@ def create_app_from_env() -> GodexApp:
     # (the default action); the app's startup replaces this.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     configure_logging(config.logging)
-    return create_app(config, source)
+    app = create_app(config, source)
+    tune_for_serving()
+    return app
 
 
 class ForwardingMultiprocess(Multiprocess):
@@ -170,7 +173,9 @@ def serve(
     pid_file = write_pid(config)  # `godex reload` finds us by it
     try:
         if workers == 1:
-            uvicorn.Server(uvicorn.Config(create_app(config, source), **options)).run()
+            server = uvicorn.Server(uvicorn.Config(create_app(config, source), **options))
+            tune_for_serving()  # the serving process only: not the test suites' own
+            server.run()
             return
         # Make the shared secret before forking so every worker reads the same file.
         load_secret(config)
