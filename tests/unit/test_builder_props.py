@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from godex.bridge.builder import ResponseBuilder
 from godex.bridge.toolplan import ToolPlan, ToolTarget
+from godex.gateway.upstream_stream import coalesced
 from godex.protocol.deltas import (
     Delta,
     Finish,
@@ -164,3 +165,35 @@ def test_truncated_stream_fails_cleanly() -> None:
     assert response["status"] == "failed"
     assert response["error"]["code"] == "provider.stream_truncated"
     assert response["output"][0]["status"] == "incomplete"
+
+
+@settings(max_examples=300, deadline=None)
+@given(delta_runs(), st.booleans(), st.booleans())
+def test_a_read_coalesced_into_fewer_deltas_builds_the_same_response(
+    deltas: list[Delta], summary: bool, stream: bool
+) -> None:
+    # One upstream read's deltas are joined run by run (gateway.upstream_stream); what the
+    # client ends up with must not change, whitespace before a message included.
+    joined = coalesced(deltas)
+    assert len(joined) <= len(deltas)
+    _, whole = _run(deltas, stream, summary)
+    _, fewer = _run(joined, stream, summary)
+
+    def shape(r: dict[str, Any]) -> Any:
+        r = {k: v for k, v in r.items() if k not in ("completed_at",)}
+        r["output"] = [{k: v for k, v in i.items() if k != "id"} for i in r["output"]]
+        return r
+
+    assert shape(fewer) == shape(whole)
+
+
+def test_a_burst_of_text_chunks_becomes_one_delta_but_leading_blank_lines_stay_apart() -> None:
+    burst: list[Delta] = [TextDelta("\n"), TextDelta("\n"), TextDelta("Hel"), TextDelta("lo")]
+    burst += [ToolCallDelta(0, "c", "f", '{"a"'), ToolCallDelta(0, None, None, ": 1}")]
+    burst.append(Finish("tool_calls"))
+    assert coalesced(burst) == [
+        TextDelta("\n\n"),
+        TextDelta("Hello"),
+        ToolCallDelta(0, "c", "f", '{"a": 1}'),
+        Finish("tool_calls"),
+    ]
