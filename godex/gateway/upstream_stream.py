@@ -13,7 +13,7 @@ from godex.errors import GodexError, UpstreamTimeout
 from godex.gateway.pipeline import deadline_exceeded, scrub_errors
 from godex.gateway.routing import Route
 from godex.protocol.deltas import Delta, ReasoningDelta, TextDelta, ToolCallDelta, UpstreamError
-from godex.upstream.decode import decode_payload
+from godex.upstream.decode import decode_payload, decode_plain_payloads
 from godex.upstream.sse import SSEReader
 from godex.upstream.transport import UpstreamResponse
 
@@ -59,9 +59,14 @@ class UpstreamStream:
                 self._last_data = now
                 normalize = self._normalizer.feed
                 try:
-                    for data in payloads:
-                        for obj in decode_payload(data, strict=True):
+                    plain = decode_plain_payloads(payloads)
+                    if plain is not None:
+                        for obj in plain:
                             out += normalize(obj)
+                    else:
+                        for data in payloads:
+                            for obj in decode_payload(data, strict=True):
+                                out += normalize(obj)
                 except GodexError as err:
                     if not out:
                         raise

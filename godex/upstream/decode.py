@@ -85,6 +85,24 @@ def decode_payload(data: bytes, *, strict: bool = False) -> list[dict[str, Any]]
     return out
 
 
+def decode_plain_payloads(payloads: list[bytes]) -> list[dict[str, Any]] | None:
+    """The payloads of one read in one decoder call, when each is one plain JSON object (a
+    50-event read then costs one call, not 50); None when any is not, so the caller decodes
+    them one by one (``decode_payload``) and meets glued frames and garbage as before.
+
+    The joined array must hold exactly one object per payload and each payload be delimited
+    as an object, or it is not taken: the result is the per-payload one or nothing."""
+    if len(payloads) < 2 or not all(p[:1] == b"{" and p[-1:] == b"}" for p in payloads):
+        return None
+    try:
+        objs = _decode(b"[" + b",".join(payloads) + b"]")
+    except msgspec.DecodeError:
+        return None
+    if len(objs) != len(payloads) or not all(type(o) is dict for o in objs):
+        return None
+    return objs  # type: ignore[no-any-return]
+
+
 def decode_body(raw: bytes) -> dict[str, Any]:
     """A non-streaming upstream body; some providers answer stream:false with SSE anyway."""
     try:

@@ -7,7 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from godex.upstream.decode import decode_payload
+from godex.upstream.decode import decode_payload, decode_plain_payloads
 from godex.upstream.sse import SSEReader
 
 payloads = st.lists(
@@ -92,3 +92,31 @@ def test_multiline_data_joined() -> None:
 def test_text_mentioning_data_colon_is_not_split() -> None:
     payload = b'{"choices":[{"delta":{"content":"see data: {\\"a\\": 1}"}}]}'
     assert decode_payload(payload) == [{"choices": [{"delta": {"content": 'see data: {"a": 1}'}}]}]
+
+
+_payload = st.one_of(
+    st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=8), max_size=3).map(
+        lambda d: json.dumps(d).encode()
+    ),
+    st.sampled_from(
+        [b'{"a":1}{"b":2}', b'{"a":1},{"b":2}', b"[1", b"2]", b"{}", b'{"s":"x}', b"1,2", b"{"]
+    ),
+    st.binary(max_size=12),
+)
+
+
+@given(st.lists(_payload, max_size=8))
+def test_one_call_for_a_read_of_plain_objects_or_the_per_payload_answer(
+    payloads: list[bytes],
+) -> None:
+    joined = decode_plain_payloads(payloads)
+    if joined is None:
+        return
+    one_by_one = [o for p in payloads for o in decode_payload(p, strict=True)]
+    assert joined == one_by_one
+
+
+def test_a_read_of_fifty_chunks_is_decoded_in_one_call() -> None:
+    payloads = [b'{"choices":[{"delta":{"content":"tok "}}]}'] * 50
+    assert decode_plain_payloads(payloads) == [json.loads(p) for p in payloads]
+    assert decode_plain_payloads([*payloads, b'{"a":1}{"b":2}']) is None
