@@ -128,6 +128,9 @@ class StreamNormalizer:
         self._next_index = 0
 
     def feed(self, obj: dict[str, Any]) -> list[Delta]:
+        fast = self._plain_text(obj)
+        if fast is not None:
+            return fast
         if "error" in obj or "base_resp" in obj:
             err = errors.error_fields(obj)
             if err is not None:
@@ -160,6 +163,34 @@ class StreamNormalizer:
             if usage is not None:
                 out.append(usage)
         return out
+
+    def _plain_text(self, obj: dict[str, Any]) -> list[Delta] | None:
+        """Most chunks of a stream: one choice whose delta is text (and maybe a role), no
+        finish, no usage, nothing else to read. Answered without the general walk below; None
+        for anything else."""
+        choices = obj.get("choices")
+        if type(choices) is not list or len(choices) != 1 or self._think is not None:
+            return None
+        choice = choices[0]
+        if type(choice) is not dict or choice.get("finish_reason") or "message" in choice:
+            return None
+        delta = choice.get("delta")
+        if type(delta) is not dict:
+            return None
+        content = delta.get("content")
+        if type(content) is not str or not (
+            len(delta) == 1 or (len(delta) == 2 and "role" in delta)
+        ):
+            return None
+        if (
+            obj.get("usage")
+            or obj.get("object") == "chat.completion"
+            or "error" in obj
+            or "base_resp" in obj
+            or "web_search" in obj
+        ):
+            return None
+        return [TextDelta(content)] if content else []
 
     def _search(self, obj: dict[str, Any], out: list[Delta]) -> None:
         results = obj.get("web_search")
