@@ -178,10 +178,14 @@ def overview(
     }
 
 
-def usage_by_key(reader: Reader, since: float, until: float) -> dict[str, dict[str, Any]]:
+def usage_by_key(
+    reader: Reader, since: float, until: float, *, use_rollup: bool | None = None
+) -> dict[str, dict[str, Any]]:
     """Per client key: requests, tokens, errors, cost and the last request's time."""
+    if use_rollup is None:
+        use_rollup = has_rollup(reader)
     out: dict[str, dict[str, Any]] = {}
-    for r in _totals(reader, since, until, None, ("client_key_id",), has_rollup(reader)):
+    for r in _totals(reader, since, until, None, ("client_key_id",), use_rollup):
         key = _name(r["client_key_id"])
         u = out.setdefault(
             key, {"client_key_id": key, "n": 0, "tokens": 0, "errors": 0, "cost": 0.0, "last": 0}
