@@ -1,5 +1,7 @@
 """Read the trace database (SQLite or PostgreSQL): recent requests, one request, usage per
-provider/model. Every function takes the source as a SQLite path or a PostgreSQL URL."""
+provider/model (`godex traces`), and the dashboard's page of requests. The path-taking
+functions open a reader on a SQLite path or a PostgreSQL URL; ``request_of`` and
+``page_of_requests`` run on a reader the caller keeps (the dashboard's shared one)."""
 
 from __future__ import annotations
 
