@@ -82,7 +82,7 @@ _PAYLOAD = (
     "INSERT INTO payloads VALUES (%s, %s, %s) ON CONFLICT (request_id) DO UPDATE SET "
     "request = EXCLUDED.request, response = EXCLUDED.response"
 )
-_ROLLUP = rollup.upsert_sql(POSTGRES, "%s")
+_ROLLUP = rollup.upsert_sql(POSTGRES, "%s", arrays=True)
 # Retention runs every minute on some instance; a lease longer than that keeps one holder.
 RETENTION_LEASE_S = 180.0
 
@@ -111,11 +111,12 @@ class PostgresSink:
         db = self._db()
         with db.transaction(), db.cursor() as cur:
             # The rollup moves in the batch's transaction: it never disagrees with the rows.
-            old = list(rollup.replaced(_select(cur), [r[0] for r in rows], "%s"))
+            ids = [r[0] for r in rows]
+            old = list(rollup.replaced(_select(cur), ids, "%s", arrays=True))
             cur.executemany(_INSERT, rows)
             if payloads:
                 cur.executemany(_PAYLOAD, payloads)
-            rollup.apply(cur, _ROLLUP, rollup.batch(rows, FACT, old))
+            rollup.apply(cur, _ROLLUP, rollup.batch(rows, FACT, old), arrays=True)
 
     def prune(self, before_ts: float) -> None:
         db = self._db()
@@ -133,6 +134,8 @@ class PostgresSink:
 
 def _select(cur: psycopg.Cursor[Any]) -> Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]:
     def run(sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
-        return list(cur.execute(sql.encode(), tuple(args)).fetchall())
+        # Planned afresh each time: a plan prepared while the table was small scans it whole,
+        # and keeps doing so as it grows.
+        return list(cur.execute(sql.encode(), tuple(args), prepare=False).fetchall())
 
     return run

@@ -158,44 +158,77 @@ class Deltas:
 
 
 class Cursor(Protocol):
+    def execute(self, sql: Any, args: Any) -> Any: ...
     def executemany(self, sql: Any, rows: Iterable[Sequence[Any]]) -> Any: ...
 
 
-def upsert_sql(dialect: Dialect, placeholder: str) -> tuple[str, str]:
-    """The two upserts a batch's deltas go through, in the writer's placeholder style."""
+# Column types, for PostgreSQL's one-array-per-column form of the upserts.
+_TOTAL_TYPES = ("integer", "bigint", "text", "text", "text", *["bigint"] * 7)
+_TOTAL_TYPES += ("double precision", "bigint", "double precision")
+_LAT_TYPES = ("integer", "bigint", "text", "text", "text", "bigint", "bigint")
+
+
+def upsert_sql(dialect: Dialect, placeholder: str, *, arrays: bool = False) -> tuple[str, str]:
+    """The two upserts a batch's deltas go through, in the writer's placeholder style.
+
+    ``arrays`` (PostgreSQL): each upsert takes one array per column and unnests it, one
+    statement per table instead of one per row (a batch moves hundreds of rollup rows).
+    """
+
+    def source(types: tuple[str, ...]) -> str:
+        if arrays:
+            return f"SELECT * FROM unnest({', '.join(f'{placeholder}::{t}[]' for t in types)})"
+        return f"VALUES ({', '.join([placeholder] * len(types))})"
+
     cols = f"{_GROUP}, {', '.join(_SUMS)}, last_ts"
-    marks = ", ".join([placeholder] * (5 + len(_SUMS) + 1))
     sets = ", ".join(f"{c} = trace_rollup.{c} + excluded.{c}" for c in _SUMS)
     totals = (
-        f"INSERT INTO trace_rollup ({cols}) VALUES ({marks}) ON CONFLICT ({_GROUP}) DO UPDATE"
-        f" SET {sets}, last_ts = {dialect.greatest}(trace_rollup.last_ts, excluded.last_ts)"
+        f"INSERT INTO trace_rollup ({cols}) {source(_TOTAL_TYPES)} ON CONFLICT ({_GROUP})"
+        f" DO UPDATE SET {sets},"
+        f" last_ts = {dialect.greatest}(trace_rollup.last_ts, excluded.last_ts)"
     )
-    lat_marks = ", ".join([placeholder] * 7)
     latency = (
-        f"INSERT INTO trace_latency ({_LAT_GROUP}, n) VALUES ({lat_marks})"
+        f"INSERT INTO trace_latency ({_LAT_GROUP}, n) {source(_LAT_TYPES)}"
         f" ON CONFLICT ({_LAT_GROUP}) DO UPDATE SET n = trace_latency.n + excluded.n"
     )
     return totals, latency
 
 
-def apply(cur: Cursor, sql: tuple[str, str], deltas: Deltas) -> None:
+def apply(cur: Cursor, sql: tuple[str, str], deltas: Deltas, *, arrays: bool = False) -> None:
+    """Add a batch's deltas; ``arrays`` as for ``upsert_sql``."""
     totals_sql, latency_sql = sql
     # Every sum is a whole number but the cost (index 7) and the latest time (index 9).
     totals = [
         (*k, *(v[i] if i in (7, 9) else int(v[i]) for i in range(10)))
         for k, v in deltas.totals.items()
     ]
-    if totals:
-        cur.executemany(totals_sql, totals)
     latency = [(*k, n) for k, n in deltas.latency.items() if n]
-    if latency:
-        cur.executemany(latency_sql, latency)
+    for statement, rows in ((totals_sql, totals), (latency_sql, latency)):
+        if not rows:
+            continue
+        if arrays:
+            cur.execute(statement, [list(column) for column in zip(*rows, strict=True)])
+        else:
+            cur.executemany(statement, rows)
 
 
 def replaced(
-    select: Callable[[str, Sequence[Any]], Iterable[Fact]], ids: Sequence[str], placeholder: str
+    select: Callable[[str, Sequence[Any]], Iterable[Fact]],
+    ids: Sequence[str],
+    placeholder: str,
+    *,
+    arrays: bool = False,
 ) -> Iterable[Fact]:
-    """The rows a batch is about to replace (the same request id written again)."""
+    """The rows a batch is about to replace (the same request id written again).
+
+    ``arrays`` (PostgreSQL): the ids as one array parameter, one plan for every batch size.
+    """
+    if arrays:
+        yield from select(
+            f"SELECT {FACT_COLUMNS} FROM requests WHERE request_id = ANY({placeholder})",
+            [list(ids)],
+        )
+        return
     for i in range(0, len(ids), 500):
         chunk = ids[i : i + 500]
         marks = ", ".join([placeholder] * len(chunk))
