@@ -93,7 +93,10 @@ class PostgresReader:
     def __init__(self, dsn: str) -> None:
         from godex import postgres_db  # only a postgres deployment loads the driver
 
-        self.db = postgres_db.connect(dsn)
+        try:
+            self.db = postgres_db.connect(dsn)
+        except postgres_db.StoreUnavailable as exc:
+            raise TraceUnavailable("the trace database is unavailable: cannot connect") from exc
 
     def rows(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
         import psycopg

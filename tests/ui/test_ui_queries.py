@@ -150,3 +150,10 @@ def test_bad_range_parameters_are_a_400_never_a_crash(params: dict[str, str]) ->
         assert err.status == 400 and err.code == "server.bad_query"
     else:
         assert until > since
+
+
+def test_an_unreachable_postgres_trace_database_is_a_typed_503() -> None:
+    reads = queries.Reads(lambda: "postgresql://postgres@127.0.0.1:1/none?connect_timeout=2")
+    with pytest.raises(GodexError) as caught:
+        reads.overview(NOW - 60, NOW)
+    assert caught.value.status == 503 and caught.value.code == "trace.unavailable"
