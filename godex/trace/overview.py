@@ -3,9 +3,10 @@ provider/model with latency percentiles, and failovers; and the keys page's usag
 
 Read through a ``Reader`` (SQLite or PostgreSQL, the same SQL). The range is cut by ``cover``
 into the largest rollup buckets that fit inside it, smaller ones towards its edges, and the
-requests themselves for the seconds before the first whole minute and after the last: the
-answer is the one the requests alone give (``use_rollup=False``), read from a few thousand
-rollup rows instead of every request.
+requests themselves for what is left at each edge (less than the finest span of the table
+read: a minute for the series, an hour per key and model, three hours for latency). The answer
+is the one the requests alone give (``use_rollup=False``), read from thousands of rollup rows
+and requests instead of hundreds of thousands of requests.
 """
 
 from __future__ import annotations
