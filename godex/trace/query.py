@@ -38,9 +38,9 @@ def get_request(path: str, request_id: str) -> dict[str, Any] | None:
 
 def request_of(db: Reader, request_id: str) -> dict[str, Any] | None:
     """One request by its request id or response id, with its captured payloads."""
-    found = db.rows(
-        "SELECT * FROM requests WHERE request_id = ? OR response_id = ?",
-        (request_id, request_id),
+    # Two lookups, one index each: with OR, SQLite may scan the whole table instead.
+    found = db.rows("SELECT * FROM requests WHERE request_id = ?", (request_id,)) or db.rows(
+        "SELECT * FROM requests WHERE response_id = ? LIMIT 1", (request_id,)
     )
     if not found:
         return None

@@ -18,7 +18,7 @@ from godex import postgres_db, sqlite_db
 from godex.trace import overview
 from godex.trace.postgres import MIGRATIONS as PG_MIGRATIONS
 from godex.trace.postgres import prepare
-from godex.trace.query import page_of_requests
+from godex.trace.query import page_of_requests, request_of
 from godex.trace.readers import Reader, open_reader
 from godex.trace.schema import MIGRATIONS, ROLLUP_VERSION, connect
 from tests.support.postgres import schema_dsn
@@ -34,7 +34,7 @@ _ATTEMPTS_FO = (
 _COLUMNS = (
     "request_id, ts, route, method, http_status, client_key_id, requested_model, provider,"
     " upstream_model, stream, status, error_code, duration_ms, first_client_byte_ms,"
-    " input_tokens, cached_tokens, output_tokens, reasoning_tokens, attempts"
+    " input_tokens, cached_tokens, output_tokens, reasoning_tokens, attempts, response_id"
 )
 # (name, seconds before now it starts, seconds it lasts); the custom one ends inside the data.
 RANGES = [
@@ -72,6 +72,7 @@ def _rows(now: float) -> Iterator[tuple[object, ...]]:
             50 + i % 700,
             i % 90,
             _ATTEMPTS_FO if i % 101 == 0 else _ATTEMPTS_OK,
+            f"resp_{i:09d}",
         )
 
 
@@ -86,7 +87,8 @@ SELECT 'req_' || lpad(i::text, 9, '0'), %(start)s + i * {SPAN_S}.0 / {ROWS}, 're
     CASE WHEN i %% 37 = 0 THEN 'error' ELSE 'completed' END,
     CASE WHEN i %% 37 = 0 THEN 'provider.upstream_error' END,
     200.0 + (i * 7919) %% 9000, (200.0 + (i * 7919) %% 9000) / 4, 1000 + i %% 5000, i %% 3000,
-    50 + i %% 700, i %% 90, CASE WHEN i %% 101 = 0 THEN %(fo)s ELSE %(ok)s END
+    50 + i %% 700, i %% 90, CASE WHEN i %% 101 = 0 THEN %(fo)s ELSE %(ok)s END,
+    'resp_' || lpad(i::text, 9, '0')
 FROM generate_series(0::bigint, {ROWS - 1}) AS i
 """
 
@@ -98,7 +100,7 @@ def sqlite_million(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[R
     db = sqlite_db.connect(path, MIGRATIONS[: ROLLUP_VERSION - 1])  # before the rollup
     db.execute("PRAGMA synchronous=OFF")
     db.execute("BEGIN")
-    db.executemany(f"INSERT INTO requests ({_COLUMNS}) VALUES ({', '.join('?' * 19)})", _rows(now))
+    db.executemany(f"INSERT INTO requests ({_COLUMNS}) VALUES ({', '.join('?' * 20)})", _rows(now))
     db.execute("COMMIT")
     db.close()
     connect(path).close()  # the upgrade: the rollup migration fills it from the million rows
@@ -218,3 +220,17 @@ def test_a_filtered_page_of_requests_is_quick(million: tuple[Reader, float]) -> 
     assert len(page["items"]) == 50 and page["more"]
     assert all(i["client_key_id"] == "key_000000000003" for i in page["items"])
     assert elapsed_ms < 500
+
+
+def test_a_request_page_is_quick(million: tuple[Reader, float]) -> None:
+    reader, _ = million
+    for rid, found in (
+        ("req_000500000", True),
+        ("resp_000400000", True),
+        ("resp_not_traced", False),
+    ):
+        t0 = time.perf_counter()
+        page = request_of(reader, rid)
+        elapsed_ms = (time.perf_counter() - t0) * 1000
+        assert (page is not None) is found
+        assert elapsed_ms < 50, f"{rid}: {elapsed_ms:.0f} ms"
