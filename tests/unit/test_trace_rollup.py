@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from godex import postgres_db, sqlite_db
@@ -242,3 +242,34 @@ def test_a_range_is_covered_exactly_by_buckets_that_fit_in_it(
             assert a % span == 0 and b % span == 0
         edge = b
     assert edge == (lo + length if length > 0 else lo)
+
+
+_NOW = 1_800_000_000.0
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    offsets=st.lists(st.floats(0, 3 * DAY), min_size=1, max_size=60),
+    seed=st.integers(0, 2**16),
+    since=st.floats(0, 3.5 * DAY),
+    length=st.floats(1, 3.5 * DAY),
+)
+def test_any_range_reads_the_same_from_the_rollup_as_from_the_rows(
+    tmp_path_factory: pytest.TempPathFactory,
+    offsets: list[float],
+    seed: int,
+    since: float,
+    length: float,
+) -> None:
+    rng = random.Random(seed)
+    path = str(tmp_path_factory.mktemp("any") / "trace.db")
+    sink = SqliteSink(path)
+    try:
+        records = [_record(i, _NOW, rng, ts=_NOW - off) for i, off in enumerate(offsets)]
+        sink.write([_row(r) for r in records], [])
+    finally:
+        sink.close()
+    with reading(path) as reader:
+        _same(reader, _NOW - since, _NOW - since + length)
