@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -16,7 +17,9 @@ import psycopg
 from godex import postgres_db
 from godex.config.schema import TraceConfig
 from godex.logging import get_logger
-from godex.trace.schema import COLUMNS
+from godex.trace import rollup
+from godex.trace.readers import POSTGRES
+from godex.trace.schema import COLUMNS, FACT
 
 log = get_logger("godex.trace")
 
@@ -61,6 +64,12 @@ MIGRATIONS: list[str] = [
         response BYTEA
     );
     """,
+    # The dashboard's rollup (godex/trace/rollup.py), filled from the rows already there, and
+    # the index its per-key request lists use.
+    "CREATE INDEX requests_client_key ON requests(client_key_id, ts);"
+    + rollup.TABLES
+    + ";"
+    + rollup.backfill(POSTGRES),
 ]
 
 _NAMES = [c.strip() for c in COLUMNS.split(",")]
@@ -73,6 +82,7 @@ _PAYLOAD = (
     "INSERT INTO payloads VALUES (%s, %s, %s) ON CONFLICT (request_id) DO UPDATE SET "
     "request = EXCLUDED.request, response = EXCLUDED.response"
 )
+_ROLLUP = rollup.upsert_sql(POSTGRES, "%s", arrays=True)
 # Retention runs every minute on some instance; a lease longer than that keeps one holder.
 RETENTION_LEASE_S = 180.0
 
@@ -100,15 +110,32 @@ class PostgresSink:
     def write(self, rows: list[tuple[Any, ...]], payloads: list[tuple[Any, ...]]) -> None:
         db = self._db()
         with db.transaction(), db.cursor() as cur:
+            # The rollup moves in the batch's transaction: it never disagrees with the rows.
+            ids = [r[0] for r in rows]
+            old = list(rollup.replaced(_select(cur), ids, "%s", arrays=True))
             cur.executemany(_INSERT, rows)
             if payloads:
                 cur.executemany(_PAYLOAD, payloads)
+            rollup.apply(cur, _ROLLUP, rollup.batch(rows, FACT, old), arrays=True)
 
     def prune(self, before_ts: float) -> None:
         db = self._db()
         if postgres_db.take_lease(db, "trace_retention", self.holder, RETENTION_LEASE_S):
-            db.execute("DELETE FROM requests WHERE ts < %s", (before_ts,))
+            with db.transaction():
+                db.execute("DELETE FROM requests WHERE ts < %s", (before_ts,))
+                for span in rollup.SPANS:
+                    for sql in rollup.prune_sql("%s"):
+                        db.execute(sql.encode(), (span, before_ts - span))
 
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
+
+
+def _select(cur: psycopg.Cursor[Any]) -> Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]:
+    def run(sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
+        # Planned afresh each time: a plan prepared while the table was small scans it whole,
+        # and keeps doing so as it grows.
+        return list(cur.execute(sql.encode(), tuple(args), prepare=False).fetchall())
+
+    return run

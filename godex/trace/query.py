@@ -1,70 +1,18 @@
 """Read the trace database (SQLite or PostgreSQL): recent requests, one request, usage per
-provider/model. Every function takes the source as a SQLite path or a PostgreSQL URL."""
+provider/model (`godex traces`), and the dashboard's page of requests. The path-taking
+functions open a reader on a SQLite path or a PostgreSQL URL; ``request_of`` and
+``page_of_requests`` run on a reader the caller keeps (the dashboard's shared one)."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from godex.errors import NotFoundError
+from godex.trace.readers import Reader, is_dsn, reading
 
+__all__ = ["Reader", "is_dsn"]
 
-class Reader(Protocol):
-    def rows(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
-    def close(self) -> None: ...
-
-
-class _SqliteReader:
-    def __init__(self, path: str) -> None:
-        if not Path(path).is_file():
-            raise NotFoundError(f"no trace database at {path}", code="server.trace_db_missing")
-        self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        self.db.row_factory = sqlite3.Row
-
-    def rows(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.db.execute(sql, tuple(args))]
-
-    def close(self) -> None:
-        self.db.close()
-
-
-class _PostgresReader:
-    def __init__(self, dsn: str) -> None:
-        from godex import postgres_db  # only a postgres deployment loads the driver
-
-        self.db = postgres_db.connect(dsn)
-
-    def rows(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        # The queries here are written with '?' and hold no other '?' or '%'.
-        cur = self.db.execute(sql.replace("?", "%s").encode(), tuple(args))
-        names = [d.name for d in cur.description or ()]
-        return [{**dict(zip(names, row, strict=True)), **_bytes(names, row)} for row in cur]
-
-    def close(self) -> None:
-        self.db.close()
-
-
-def _bytes(names: list[str], row: Sequence[Any]) -> dict[str, Any]:
-    # BYTEA arrives as memoryview; the readers agree on bytes.
-    return {n: bytes(v) for n, v in zip(names, row, strict=True) if isinstance(v, memoryview)}
-
-
-def is_dsn(source: str) -> bool:
-    return source.startswith(("postgres://", "postgresql://"))
-
-
-@contextmanager
-def _open(source: str) -> Iterator[Reader]:
-    """``source``: a SQLite file, or a PostgreSQL URL (``trace.backend: postgres``)."""
-    reader: Reader = _PostgresReader(source) if is_dsn(source) else _SqliteReader(source)
-    try:
-        yield reader
-    finally:
-        reader.close()
+_open = reading
 
 
 def list_requests(
@@ -85,21 +33,90 @@ def list_requests(
 
 def get_request(path: str, request_id: str) -> dict[str, Any] | None:
     with _open(path) as db:
-        found = db.rows(
-            "SELECT * FROM requests WHERE request_id = ? OR response_id = ?",
-            (request_id, request_id),
+        return request_of(db, request_id)
+
+
+def request_of(db: Reader, request_id: str) -> dict[str, Any] | None:
+    """One request by its request id or response id, with its captured payloads."""
+    # Two lookups, one index each: with OR, SQLite may scan the whole table instead.
+    found = db.rows("SELECT * FROM requests WHERE request_id = ?", (request_id,)) or db.rows(
+        "SELECT * FROM requests WHERE response_id = ? LIMIT 1", (request_id,)
+    )
+    if not found:
+        return None
+    out = _clean(found[0])
+    payloads = db.rows(
+        "SELECT request, response FROM payloads WHERE request_id = ?", (out["request_id"],)
+    )
+    if payloads:
+        payload = payloads[0]
+        out["request_payload"] = _text(payload["request"])
+        out["response_payload"] = _text(payload["response"])
+    return out
+
+
+# The dashboard's filters: query parameter -> column.
+PAGE_FILTERS = {
+    "key": "client_key_id",
+    "model": "requested_model",
+    "provider": "provider",
+    "status": "status",
+    "error_code": "error_code",
+}
+MAX_PAGE = 200
+
+
+def page_of_requests(
+    db: Reader,
+    *,
+    filters: dict[str, str],
+    since: float | None,
+    until: float | None,
+    text: str | None,
+    limit: int,
+    offset: int,
+) -> dict[str, Any]:
+    """Newest first, filtered by ``PAGE_FILTERS``, a time range and bytes in the captured
+    payloads; ``more`` says whether another page follows."""
+    limit = max(1, min(limit, MAX_PAGE))
+    offset = max(0, offset)
+    clauses: list[str] = []
+    args: list[Any] = []
+    for name, column in PAGE_FILTERS.items():
+        value = filters.get(name)
+        if value:
+            clauses.append(f"{column} = ?")
+            args.append(value)
+    if since is not None:
+        clauses.append("ts >= ?")
+        args.append(since)
+    if until is not None:
+        clauses.append("ts < ?")
+        args.append(until)
+    if text:
+        needle = text.encode()
+        contains = db.dialect.contains
+        clauses.append(
+            "request_id IN (SELECT request_id FROM payloads"
+            f" WHERE {contains('request')} OR {contains('response')})"
         )
-        if not found:
-            return None
-        out = _clean(found[0])
-        payloads = db.rows(
-            "SELECT request, response FROM payloads WHERE request_id = ?", (out["request_id"],)
-        )
-        if payloads:
-            payload = payloads[0]
-            out["request_payload"] = _text(payload["request"])
-            out["response_payload"] = _text(payload["response"])
-        return out
+        args += [needle, needle]
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    rows = db.rows(
+        "SELECT request_id, ts, route, http_status, client_key_id, requested_model,"
+        " provider, upstream_model, stream, status, error_code, duration_ms,"
+        " first_client_byte_ms, input_tokens, cached_tokens, output_tokens,"
+        f" reasoning_tokens, attempts FROM requests {where}"
+        " ORDER BY ts DESC LIMIT ? OFFSET ?",
+        (*args, limit + 1, offset),
+    )
+    items = []
+    for item in rows[:limit]:
+        item["stream"] = bool(item["stream"])
+        attempts = json.loads(item.pop("attempts") or "[]")
+        item["attempt_count"] = len(attempts)
+        items.append(item)
+    return {"items": items, "offset": offset, "limit": limit, "more": len(rows) > limit}
 
 
 USAGE_GROUPS = ("model", "provider", "key", "team")

@@ -16,10 +16,12 @@ from typing import Any, Protocol
 
 from godex.config.schema import TraceConfig
 from godex.logging import get_logger
+from godex.trace import rollup
+from godex.trace.readers import SQLITE
 from godex.trace.record import TraceRecord
 from godex.trace.redact import capture
 from godex.trace.schema import COLUMNS as _COLUMNS
-from godex.trace.schema import connect
+from godex.trace.schema import FACT, connect
 
 log = get_logger("godex.trace")
 
@@ -184,6 +186,9 @@ class TraceSink(Protocol):
     def close(self) -> None: ...
 
 
+_ROLLUP = rollup.upsert_sql(SQLITE, "?")
+
+
 class SqliteSink:
     def __init__(self, path: str) -> None:
         self.db = connect(path)
@@ -192,16 +197,29 @@ class SqliteSink:
         db = self.db
         db.execute("BEGIN")
         try:
+            # The rollup moves in the batch's transaction: it never disagrees with the rows.
+            old = list(rollup.replaced(db.execute, [r[0] for r in rows], "?"))
             db.executemany(_INSERT, rows)
             if payloads:
                 db.executemany("INSERT OR REPLACE INTO payloads VALUES (?,?,?)", payloads)
+            rollup.apply(db, _ROLLUP, rollup.batch(rows, FACT, old))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
 
     def prune(self, before_ts: float) -> None:
-        self.db.execute("DELETE FROM requests WHERE ts < ?", (before_ts,))
+        db = self.db
+        db.execute("BEGIN")
+        try:
+            db.execute("DELETE FROM requests WHERE ts < ?", (before_ts,))
+            for span in rollup.SPANS:
+                for sql in rollup.prune_sql("?"):
+                    db.execute(sql, (span, before_ts - span))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         self.db.close()

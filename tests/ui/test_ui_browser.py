@@ -79,8 +79,8 @@ def _post(base: str, key: str, **body: Any) -> httpx.Response:
 def _wait_for_rows(path: str, n: int) -> list[dict[str, Any]]:
     deadline = time.monotonic() + 10
     while True:
-        page = queries.list_requests(
-            path, filters={}, since=None, until=None, text=None, limit=50, offset=0
+        page = queries.Reads(lambda: path).list_requests(
+            filters={}, since=None, until=None, text=None, limit=50, offset=0
         )
         if len(page["items"]) >= n or time.monotonic() > deadline:
             return list(page["items"])

@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 from godex.errors import GodexError
 from godex.server.ui import queries, routes
+from godex.trace import rollup
 from godex.trace.query import percentile
+from godex.trace.readers import SQLITE
 from godex.trace.schema import connect
 
 NOW = 1_800_000_000.0
@@ -41,8 +43,14 @@ def _db(tmp: Path, rows: list[dict[str, Any]]) -> str:
         )
         if payload is not None:
             db.execute("INSERT INTO payloads VALUES (?, ?, ?)", (row["request_id"], payload, b"{}"))
+    # Rows put in around the writer: the rollup is built from them as a migration would.
+    db.executescript(rollup.rebuild(SQLITE))
     db.close()
     return path
+
+
+def _reads(path: str) -> queries.Reads:
+    return queries.Reads(lambda: path)
 
 
 def test_the_overview_sums_cost_when_the_trace_has_it(tmp_path: Path) -> None:
@@ -53,7 +61,7 @@ def test_the_overview_sums_cost_when_the_trace_has_it(tmp_path: Path) -> None:
             {"provider": "ds", "upstream_model": "m", "client_key_id": "k2", "cost_usd": 0.5},
         ],
     )
-    out = queries.overview(path, NOW - 3600, NOW + 1)
+    out = _reads(path).overview(NOW - 3600, NOW + 1)
     assert out["has_cost"] is True
     assert sum(p["cost"] for p in out["series"]) == pytest.approx(0.75)
     assert {k["key"]: k["cost"] for k in out["by_key"]} == {"k1": 0.25, "k2": 0.5}
@@ -61,12 +69,12 @@ def test_the_overview_sums_cost_when_the_trace_has_it(tmp_path: Path) -> None:
 
 def test_unpriced_requests_cost_nothing_in_the_overview(tmp_path: Path) -> None:
     path = _db(tmp_path, [{"provider": "ds", "upstream_model": "m", "input_tokens": 10}])
-    out = queries.overview(path, NOW - 3600, NOW + 1)
+    out = _reads(path).overview(NOW - 3600, NOW + 1)
     assert out["has_cost"] is True and out["by_key"][0]["cost"] == 0
 
 
 def test_a_missing_trace_database_is_an_empty_overview(tmp_path: Path) -> None:
-    out = queries.overview(str(tmp_path / "none.db"), NOW - 60, NOW)
+    out = _reads(str(tmp_path / "none.db")).overview(NOW - 60, NOW)
     assert out["by_model"] == [] and all(p["n"] == 0 for p in out["series"])
 
 
@@ -75,8 +83,8 @@ def test_text_search_finds_words_in_captured_payloads(tmp_path: Path) -> None:
         tmp_path,
         [{"payload": b'{"input": "the blue whale"}'}, {"payload": b'{"input": "a red fox"}'}],
     )
-    found = queries.list_requests(
-        path, filters={}, since=None, until=None, text="whale", limit=10, offset=0
+    found = _reads(path).list_requests(
+        filters={}, since=None, until=None, text="whale", limit=10, offset=0
     )
     assert [i["request_id"] for i in found["items"]] == ["req_0"]
 
@@ -94,7 +102,7 @@ def test_histogram_percentiles_are_within_one_step_of_the_exact_ones(
 ) -> None:
     tmp = tmp_path_factory.mktemp("p")
     path = _db(tmp, [{"provider": "p", "upstream_model": "m", "duration_ms": d} for d in durations])
-    got = queries.overview(path, NOW - 400 * 60, NOW + 1)["by_model"][0]
+    got = _reads(path).overview(NOW - 400 * 60, NOW + 1)["by_model"][0]
     exact = sorted(durations)
     for pct in (50, 95):
         # The sample at the percentile's rank, as `godex traces` ranks them; the histogram
@@ -127,8 +135,8 @@ def test_hostile_filters_are_only_ever_values(
     offset: int,
 ) -> None:
     path = _db(tmp_path_factory.mktemp("h"), [{"client_key_id": "k", "payload": b"x"}])
-    out = queries.list_requests(
-        path, filters=filters, since=None, until=None, text=text or None, limit=limit, offset=offset
+    out = _reads(path).list_requests(
+        filters=filters, since=None, until=None, text=text or None, limit=limit, offset=offset
     )
     assert len(out["items"]) <= min(max(limit, 1), queries.MAX_PAGE)
     assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM requests").fetchone() == (1,)
@@ -142,3 +150,10 @@ def test_bad_range_parameters_are_a_400_never_a_crash(params: dict[str, str]) ->
         assert err.status == 400 and err.code == "server.bad_query"
     else:
         assert until > since
+
+
+def test_an_unreachable_postgres_trace_database_is_a_typed_503() -> None:
+    reads = queries.Reads(lambda: "postgresql://postgres@127.0.0.1:1/none?connect_timeout=2")
+    with pytest.raises(GodexError) as caught:
+        reads.overview(NOW - 60, NOW)
+    assert caught.value.status == 503 and caught.value.code == "trace.unavailable"

@@ -29,6 +29,7 @@ from godex.errors import ConfigError, GodexError
 from godex.gateway.wiring import load_secret
 from godex.sessions.postgres import MIGRATIONS, PostgresStore, prepare
 from godex.trace import query
+from godex.trace.postgres import MIGRATIONS as TRACE_MIGRATIONS
 from godex.trace.record import TraceRecord
 from godex.trace.recorder import TraceRecorder
 from tests.unit.test_sessions import rec
@@ -76,7 +77,8 @@ def test_db_status_and_migrate_commands(pg_dsn: str, tmp_path: Path) -> None:
     assert before.exit_code == 1 and pending in before.output
     done = CliRunner().invoke(main, ["db", "migrate", "--config", str(cfg)])
     assert done.exit_code == 0, done.output
-    assert "traces: version 1 (1 applied)" in done.output
+    traces = len(TRACE_MIGRATIONS)
+    assert f"traces: version {traces} ({traces} applied)" in done.output
     after = CliRunner().invoke(main, ["db", "status", "--config", str(cfg)])
     assert after.exit_code == 0 and "PENDING" not in after.output
     assert "postgres" in CliRunner().invoke(main, ["config", "check", "--config", str(cfg)]).output

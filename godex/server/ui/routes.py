@@ -29,6 +29,7 @@ from godex.server.state import AppState
 from godex.server.ui import auth, queries
 from godex.server.ui.admin_proxy import call_admin
 from godex.server.ui.live import InFlight
+from godex.trace.readers import source_of
 
 _STATIC: dict[str, bytes] = {
     "app.js": b"text/javascript; charset=utf-8",
@@ -36,7 +37,7 @@ _STATIC: dict[str, bytes] = {
     "uPlot.iife.min.js": b"text/javascript; charset=utf-8",
     "uPlot.min.css": b"text/css; charset=utf-8",
 }
-_RANGES = {"hour": 3600, "day": 86400, "week": 7 * 86400}
+_RANGES = {"hour": 3600, "day": 86400, "week": 7 * 86400, "month": 30 * 86400}
 _SECURITY = [
     (b"x-content-type-options", b"nosniff"),
     # same-origin, not no-referrer: under no-referrer browsers send `Origin: null` on our own
@@ -71,10 +72,8 @@ class Dashboard:
     def __init__(self, app: App) -> None:
         self.app = app
         self.sessions = auth.Sessions(app.state.config.ui.session_ttl_s)
-
-    @property
-    def trace_path(self) -> str:
-        return self.app.state.config.trace.path
+        # SQLite path or PostgreSQL URL, whichever `trace.backend` writes to.
+        self.reads = queries.Reads(lambda: source_of(self.app.state.config.trace))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self.app.state.config.ui.enabled:
@@ -167,7 +166,7 @@ class Dashboard:
         params = query_params(scope)
         if route == "overview" and method == "GET":
             since, until = _range(params)
-            data = await _off_loop(partial(queries.overview, self.trace_path, since, until))
+            data = await _off_loop(partial(self.reads.overview, since, until))
             data["health"] = self.app.health(detailed=True)
             await send_json(send, 200, data)
             return
@@ -175,8 +174,7 @@ class Dashboard:
             after, before = _optional_range(params)
             data = await _off_loop(
                 partial(
-                    queries.list_requests,
-                    self.trace_path,
+                    self.reads.list_requests,
                     filters=params,
                     since=after,
                     until=before,
@@ -190,7 +188,7 @@ class Dashboard:
             return
         if route.startswith("requests/") and method == "GET":
             rid = route[len("requests/") :]
-            found = await _off_loop(partial(queries.get_request, self.trace_path, rid))
+            found = await _off_loop(partial(self.reads.get_request, rid))
             if found is None:
                 raise NotFoundError(f"No traced request {rid!r}", code="server.not_found")
             await send_json(send, 200, found)
@@ -199,7 +197,7 @@ class Dashboard:
             await send_json(send, 200, self._meta())
             return
         if route == "live" and method == "GET":
-            recent = await _off_loop(partial(queries.recent, self.trace_path, 15))
+            recent = await _off_loop(partial(self.reads.recent, 15))
             await send_json(send, 200, self._live(recent))
             return
         if route == "keys" and method == "GET":
@@ -243,9 +241,8 @@ class Dashboard:
         }
 
     async def _keys(self, session: auth.Session) -> dict[str, Any]:
-        usage = await _off_loop(
-            partial(queries.usage_by_key, self.trace_path, time.time() - 30 * 86400)
-        )
+        now = time.time()
+        usage = await _off_loop(partial(self.reads.usage_by_key, now - 30 * 86400, now + 1))
         # Configured client keys by name (never the key); admin keys are not client keys.
         configured = [
             {"id": name, "source": "config", "admin": False, "usage_30d": usage.get(name)}
@@ -325,7 +322,7 @@ def _range(params: dict[str, str]) -> tuple[float, float]:
         return since, until
     if name not in _RANGES:
         raise GodexError(
-            "range: one of hour, day, week, custom",
+            "range: one of hour, day, week, month, custom",
             code="server.bad_query",
             status=400,
             type="invalid_request_error",

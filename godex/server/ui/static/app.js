@@ -76,7 +76,7 @@
       location.hash = "overview?" + q;
     } },
       el("label", {}, "Range", el("select", { name: "range", id: "range" },
-        ["hour", "day", "week", "custom"].map((r) => el("option", { value: r, selected: r === range, text: r === "custom" ? "custom" : "last " + r })))),
+        ["hour", "day", "week", "month", "custom"].map((r) => el("option", { value: r, selected: r === range, text: r === "custom" ? "custom" : "last " + r })))),
       el("label", {}, "From", el("input", { type: "datetime-local", name: "from", value: params.get("from") || "" })),
       el("label", {}, "To", el("input", { type: "datetime-local", name: "to", value: params.get("to") || "" })),
       el("button", { type: "submit", text: "Show" }));
