@@ -17,17 +17,7 @@ from godex.trace import rollup
 from godex.trace.readers import Reader
 
 Segment = tuple[int | None, float, float]  # (rollup span, or None for the requests; lo, hi)
-_SUMS = (
-    "n",
-    "errors",
-    "input_tokens",
-    "cached_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "total_tokens",
-    "cost_usd",
-    "failovers",
-)
+_SUMS = rollup.SUMS
 # The names the dashboard's API has always used for them.
 _NAMES = dict(
     zip(

@@ -68,7 +68,8 @@ CREATE TABLE trace_latency (
 )
 """
 
-_SUMS = (
+# The summed columns of a rollup row, in storage order (the overview reads them by name).
+SUMS = (
     "n",
     "errors",
     "input_tokens",
@@ -180,8 +181,8 @@ def upsert_sql(dialect: Dialect, placeholder: str, *, arrays: bool = False) -> t
             return f"SELECT * FROM unnest({', '.join(f'{placeholder}::{t}[]' for t in types)})"
         return f"VALUES ({', '.join([placeholder] * len(types))})"
 
-    cols = f"{_GROUP}, {', '.join(_SUMS)}, last_ts"
-    sets = ", ".join(f"{c} = trace_rollup.{c} + excluded.{c}" for c in _SUMS)
+    cols = f"{_GROUP}, {', '.join(SUMS)}, last_ts"
+    sets = ", ".join(f"{c} = trace_rollup.{c} + excluded.{c}" for c in SUMS)
     totals = (
         f"INSERT INTO trace_rollup ({cols}) {source(_TOTAL_TYPES)} ON CONFLICT ({_GROUP})"
         f" DO UPDATE SET {sets},"
@@ -268,8 +269,8 @@ def backfill(dialect: Dialect) -> str:
         " SUM(cached_tokens), SUM(output_tokens), SUM(reasoning_tokens), SUM(total_tokens),"
         f" SUM(cost_usd), SUM({failover}), MAX(ts)"
     )
-    sums = ", ".join(f"SUM({c})" for c in _SUMS) + ", MAX(last_ts)"
-    into = f"INSERT INTO trace_rollup ({_GROUP}, {', '.join(_SUMS)}, last_ts)"
+    sums = ", ".join(f"SUM({c})" for c in SUMS) + ", MAX(last_ts)"
+    into = f"INSERT INTO trace_rollup ({_GROUP}, {', '.join(SUMS)}, last_ts)"
     lat_into = f"INSERT INTO trace_latency ({_LAT_GROUP}, n)"
     dims = "COALESCE(provider, ''), COALESCE(upstream_model, '')"
 
