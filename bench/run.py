@@ -1322,7 +1322,7 @@ def report(res: dict[str, Any]) -> str:
         for name in t:
             try:
                 v = get(t[name])
-                cells.append(f"{v:,.2f}" if isinstance(v, (int, float)) else str(v))
+                cells.append(f"{v:,.2f}" if isinstance(v, (int, float)) else str(v or "–"))
             except (KeyError, TypeError):
                 cells.append("–")
         rows.append(f"| {label} | " + " | ".join(cells) + " |")
