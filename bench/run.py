@@ -41,6 +41,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 UP, UP_PACED, PASS, GX, GX_LEAN, GX2, LITE = 18090, 18091, 18095, 18081, 18082, 18083, 18084
 GX_PG, GX_LIM_MEM, GX_LIM_REDIS, GX_BASE, GX_BASE_LEAN = 18085, 18086, 18087, 18088, 18089
+GX_LIM_REF = 18080  # the limits' keyless reference (the default config, beside them)
 # The default config on PostgreSQL (sessions and traces) uses a throwaway database here.
 PG_SERVER = os.environ.get("GODEX_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 # Rate-limit counters on Redis: a throwaway key prefix (made per run) on this server.
@@ -160,7 +161,7 @@ def wait_ready(t: Target, deadline_s: float) -> float:
 
 
 ALL_PORTS: tuple[int, ...] = (UP, UP_PACED, PASS, GX, GX_LEAN, GX2, LITE, GX_PG)
-ALL_PORTS += (GX_LIM_MEM, GX_LIM_REDIS, GX_BASE, GX_BASE_LEAN)
+ALL_PORTS += (GX_LIM_REF, GX_LIM_MEM, GX_LIM_REDIS, GX_BASE, GX_BASE_LEAN)
 
 
 def busy_ports(ports: tuple[int, ...] = ALL_PORTS) -> list[int]:
@@ -940,23 +941,46 @@ class Bench:
             stop(proc.proc)
 
     def limits(self) -> None:
-        """Rate-limited client keys on the default config, memory and Redis counters."""
-        if "godex" not in self.targets:  # the ratio needs the same config without keys
-            t = Target("godex", GX, "/v1/responses")
-            self._measure_godex(t, godex_config(self.tmp, GX, UP, False), full=False)
+        """Rate-limited client keys on the default config, memory and Redis counters.
+
+        The keyless reference and both limited targets serve side by side (idle ones cost
+        nothing) and are loaded in turn, run by run: a 5% cost is below this machine's drift
+        between loads minutes apart.
+        """
         prefix = f"godex-bench-{os.urandom(4).hex()}:"
         self.res["limits_redis_prefix"] = prefix
+        auth = {"Authorization": f"Bearer {CLIENT_KEY}"}
+        ts = [
+            (Target("godex_limits_ref", GX_LIM_REF, "/v1/responses"), None),
+            (Target("godex_limits_mem", GX_LIM_MEM, "/v1/responses", headers=auth), "memory"),
+            (Target("godex_limits_redis", GX_LIM_REDIS, "/v1/responses", headers=auth), "redis"),
+        ]
         try:
-            for name, port, backend in (
-                ("godex_limits_mem", GX_LIM_MEM, "memory"),
-                ("godex_limits_redis", GX_LIM_REDIS, "redis"),
-            ):
-                t = Target(
-                    name, port, "/v1/responses", headers={"Authorization": f"Bearer {CLIENT_KEY}"}
-                )
-                cfg = godex_config(self.tmp, port, UP, False, limits=backend, redis_prefix=prefix)
-                self._measure_godex(t, cfg, limited=True, full=False)
+            for t, backend in ts:
+                cfg = godex_config(self.tmp, t.port, UP, False, limits=backend, redis_prefix=prefix)
+                start_godex(t, cfg, self.logs)
+            got: dict[str, dict[str, list[dict[str, float]]]] = {}
+            for t, backend in ts:
+                assert t.proc is not None
+                check(t, limited=backend is not None)
+                time.sleep(0.5)
+                self.targets[t.name] = {
+                    "startup_s": t.startup_s,
+                    "idle_rss_mb": rss_mb(t.proc.pid),
+                }
+                wrk(t, False, 16, 1)  # warm-up
+                wrk(t, True, 16, 1)
+                got[t.name] = {"sync_c16": [], "stream_c16": []}
+            for _ in range(self.runs):
+                for t, _backend in ts:
+                    assert t.proc is not None
+                    for key, stream in (("sync_c16", False), ("stream_c16", True)):
+                        got[t.name][key].append(wrk(t, stream, 16, self.seconds, t.proc.pid))
+            for name, by in got.items():
+                self.targets[name].update({key: median_of(runs) for key, runs in by.items()})
         finally:
+            for t, _backend in ts:
+                stop(t.proc)
             self.res["limits_redis_keys_dropped"] = redis_drop_prefix(prefix)
 
     def paced_streams(self) -> None:
@@ -1147,11 +1171,16 @@ def _rps_ratio(a: str, b: str, load: str) -> Callable[[dict[str, Any]], float | 
     return lambda res: _ratio(_t(a, load, "rps")(res), _t(b, load, "rps")(res))
 
 
+def _limits_ref(res: dict[str, Any]) -> str:
+    """The keyless reference loaded beside the limited targets, else the godex section's."""
+    return "godex_limits_ref" if "godex_limits_ref" in res.get("targets", {}) else "godex"
+
+
 def _cost(a: str, load: str) -> Callable[[dict[str, Any]], float | None]:
     """Throughput lost against the same config without keys (0.03: 3% slower)."""
 
     def get(res: dict[str, Any]) -> float | None:
-        r = _rps_ratio(a, "godex", load)(res)
+        r = _rps_ratio(a, _limits_ref(res), load)(res)
         return None if r is None else 1 - r
 
     return get
@@ -1371,13 +1400,17 @@ def report(res: dict[str, Any]) -> str:
             f"godex vs LiteLLM: sync c16 {g['sync_c16']['rps'] / lt['sync_c16']['rps']:.1f}×, "
             f"stream c16 {g['stream_c16']['rps'] / lt['stream_c16']['rps']:.1f}×"
         )
-    for name in ("godex_limits_mem", "godex_limits_redis", "godex_pg"):
-        if name in t and "godex" in t:
+    for name, ref in (
+        ("godex_limits_mem", _limits_ref(res)),
+        ("godex_limits_redis", _limits_ref(res)),
+        ("godex_pg", "godex"),
+    ):
+        if name in t and ref in t:
             parts = [
-                f"{load.replace('_', ' ')} {_pct(_rps_ratio(name, 'godex', load)(res))}"
+                f"{load.replace('_', ' ')} {_pct(_rps_ratio(name, ref, load)(res))}"
                 for load in ("sync_c16", "stream_c16")
             ]
-            lines.append(f"{name} vs godex (same run): " + ", ".join(parts))
+            lines.append(f"{name} vs {ref} (same run): " + ", ".join(parts))
     if "godex_lean_2w" in t and "godex_lean" in t:
         parts = [
             f"{load.replace('_', ' ')} {_rps_ratio('godex_lean_2w', 'godex_lean', load)(res):.2f}×"

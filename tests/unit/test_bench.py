@@ -241,3 +241,19 @@ def test_limits_config_has_key_and_backend(tmp_path: Path) -> None:
     # without limits: only the keys an old (baseline) config schema knows
     plain = godex_config(tmp_path, 18081, 18090, False).read_text()
     assert "\nauth:" not in plain and "\nlimits:" not in plain
+
+
+def test_limits_cost_against_the_interleaved_reference() -> None:
+    res: dict[str, Any] = {
+        "sections": ["godex", "limits"],
+        "targets": {
+            "godex": {"sync_c16": _load(1_000, 1), "stream_c16": _load(1_000, 1)},
+            "godex_limits_ref": {"sync_c16": _load(500, 1), "stream_c16": _load(400, 1)},
+            "godex_limits_mem": {"sync_c16": _load(480, 1), "stream_c16": _load(400, 1)},
+        },
+    }
+    text = report(res)
+    assert "godex_limits_mem vs godex_limits_ref (same run): sync c16 96%, stream c16 100%" in text
+    rows = _targets_rows(text)
+    assert rows["limits (memory) cost, sync c16"] == ("4%", "PASS")
+    assert rows["limits (memory) cost, stream c16"] == ("0%", "PASS")
