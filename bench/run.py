@@ -1330,7 +1330,7 @@ def targets_block(res: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {g.label} | {g.goal} | {_fmt(v, g.unit)} | {'PASS' if g.ok(v) else 'FAIL'} |"
         )
-    if res.get("quick"):
+    if res.get("quick") and "paced" in res.get("sections", []):
         lines.append(
             f"(quick run: {PACED_STREAMS_QUICK} paced streams, not {PACED_STREAMS}; "
             "one short run per load: indicative only)"
@@ -1429,6 +1429,10 @@ def report(res: dict[str, Any]) -> str:
             lines.extend(_loop_table(loop, store))
     if res.get("sections"):
         lines.extend(targets_block(res))
+    took = res.get("section_s") or {}
+    if took:
+        each = ", ".join(f"{k} {v:.0f}" for k, v in took.items())
+        lines.append(f"\nrun took {sum(took.values()):.0f} s ({each})")
     for section, msg in (res.get("errors") or {}).items():
         lines.append(f"section {section} FAILED: {msg}")
     return "\n".join(lines)

@@ -107,6 +107,8 @@ def test_targets_block_pass_fail_and_missing() -> None:
     paced = {"streams": 256, "rss_growth_mb": 12.0, "slowdown": 1.02, "slowdown_max": 1.1}
     res: dict[str, Any] = {
         "sections": ["direct", "passthrough", "godex", "godex_lean", "limits", "paced"],
+        "quick": True,
+        "section_s": {"direct": 30.0, "limits": 12.4},
         "targets": {
             "direct": _full(10_000, 9_000, p99=0.5),
             "passthrough": _full(1_000, 1_000),
@@ -144,6 +146,9 @@ def test_targets_block_pass_fail_and_missing() -> None:
     assert rows["/v1/messages / responses, stream c16"] == ("–", "n/a")
     assert rows["2 workers / 1 worker (lean), sync c64"] == ("–", "n/a")
     assert len(rows) == len(goals())
+    text = report(res)
+    assert "run took 42 s (direct 30, limits 12)" in text
+    assert "(quick run: 16 paced streams, not 256;" in text
 
 
 def test_report_added_p99_cpu_doors_and_baseline() -> None:
