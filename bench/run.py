@@ -854,8 +854,12 @@ class Bench:
             CORE_LOAD,
             self.logs / "paced.log",
         )
-        wait_ready(Target("direct", UP, "/chat/completions", api="chat"), 10)
-        _wait_port(UP_PACED)
+        try:
+            wait_ready(Target("direct", UP, "/chat/completions", api="chat"), 10)
+            _wait_port(UP_PACED)
+        except BaseException:
+            self.close()  # no upstream left behind when the run cannot start
+            raise
 
     @property
     def targets(self) -> dict[str, Any]:
