@@ -1,14 +1,17 @@
 """GodeX benchmark: one run, side by side, ratios against the physical floor and LiteLLM.
 
-    python -m bench.run            # full run (about 10 minutes)
-    python -m bench.run --quick    # smoke run (under a minute; LiteLLM skipped)
+    python -m bench.run                          # full run (about 15 minutes)
+    python -m bench.run --quick                  # smoke run (LiteLLM skipped)
+    python -m bench.run --baseline c3fe1c3       # also the GodeX of that ref, before and after
+    python -m bench.run --quick --only limits,doors   # only some sections (see --help)
 
 Targets, all on loopback: the fake upstream called directly (the floor), a byte pass-through
 proxy on GodeX's own stack (the practical limit), GodeX with its default config (sessions and
-traces on SQLite), the same config on PostgreSQL (a throwaway database on GODEX_BENCH_PG,
-default 127.0.0.1:5432; --no-postgres skips it), GodeX with both off, and LiteLLM's proxy (its
-/v1/responses bridge). The target
-under test is pinned to core 0; the upstream and the load generator to core 1.
+traces on SQLite), the same with rate-limited client keys (memory and Redis counters), the same
+config on PostgreSQL (a throwaway database on GODEX_BENCH_PG, default 127.0.0.1:5432;
+--no-postgres skips it), GodeX with both off (and its /v1/messages and /v1/chat/completions
+doors), optionally a baseline git ref's GodeX, and LiteLLM's proxy (its /v1/responses bridge).
+The target under test is pinned to core 0; the upstream and the load generator to core 1.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,13 +40,37 @@ import aiohttp
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 UP, UP_PACED, PASS, GX, GX_LEAN, GX2, LITE = 18090, 18091, 18095, 18081, 18082, 18083, 18084
-GX_PG = 18085
+GX_PG, GX_LIM_MEM, GX_LIM_REDIS, GX_BASE, GX_BASE_LEAN = 18085, 18086, 18087, 18088, 18089
+GX_LIM_REF = 18080  # the limits' keyless reference (the default config, beside them)
 # The default config on PostgreSQL (sessions and traces) uses a throwaway database here.
 PG_SERVER = os.environ.get("GODEX_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
+# Rate-limit counters on Redis: a throwaway key prefix (made per run) on this server.
+REDIS_URL = os.environ.get("GODEX_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 CHUNKS = 50
 TEXT = "tok " * CHUNKS
 CORE_TARGET, CORE_LOAD = "0", "1"
 LITELLM_KEY = "sk-" + "0123456789abcdef" * 4
+CLIENT_KEY = "sk-bench-client-" + "5" * 32
+# Far above what any run can spend in a minute (about 60 tokens a request), so the limiter does
+# all its work (admit, count, charge) and never refuses.
+NEVER_REFUSE = 1_000_000_000
+PACED_STREAMS, PACED_STREAMS_QUICK = 256, 16
+PACED_KEY = f"paced{PACED_STREAMS}"
+# The sections of a run, in the order they run (``--only`` picks some).
+SECTIONS = (
+    "direct",
+    "passthrough",
+    "godex",
+    "godex_lean",
+    "doors",
+    "limits",
+    "paced",
+    "workers",
+    "agent",
+    "pg",
+    "baseline",
+    "litellm",
+)
 
 
 @dataclass
@@ -49,7 +78,7 @@ class Target:
     name: str
     port: int
     path: str
-    responses: bool  # speaks the Responses API (else Chat Completions)
+    api: str = "responses"  # the request shape it speaks: responses, chat or messages
     headers: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
     startup_s: float | None = None
@@ -59,26 +88,38 @@ class Target:
         return f"http://127.0.0.1:{self.port}{self.path}"
 
     def body(self, stream: bool) -> bytes:
-        if self.responses:
-            obj: dict[str, Any] = {"model": "bench-model", "input": "hello", "stream": stream}
-        else:
-            obj = {
-                "model": "bench-model",
-                "messages": [{"role": "user", "content": "hello"}],
-                "stream": stream,
-            }
-        return json.dumps(obj).encode()
+        return json.dumps(request_body(self.api, stream)).encode()
+
+
+def request_body(api: str, stream: bool) -> dict[str, Any]:
+    """The same one-message question in each door's request shape."""
+    if api == "responses":
+        return {"model": "bench-model", "input": "hello", "stream": stream}
+    obj: dict[str, Any] = {
+        "model": "bench-model",
+        "messages": [{"role": "user", "content": "hello"}],
+        "stream": stream,
+    }
+    if api == "messages":
+        obj["max_tokens"] = 1024  # required by the Messages API
+    elif stream:
+        obj["stream_options"] = {"include_usage": True}  # else Chat streams carry no usage
+    return obj
 
 
 def spawn(
-    cmd: list[str], core: str, log: Path, env: dict[str, str] | None = None
+    cmd: list[str],
+    core: str,
+    log: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path = ROOT,
 ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         ["taskset", "-c", core, *cmd],
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},
-        cwd=ROOT,
+        cwd=cwd,
         start_new_session=True,
     )
 
@@ -93,13 +134,17 @@ def stop(proc: subprocess.Popen[bytes] | None) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def post(t: Target, stream: bool, timeout: float = 10) -> bytes:
+def post_full(t: Target, stream: bool, timeout: float = 10) -> tuple[bytes, dict[str, str]]:
     req = urllib.request.Request(
         t.url, data=t.body(stream), headers={"content-type": "application/json", **t.headers}
     )
     with urllib.request.urlopen(req, timeout=timeout) as resp:
         data: bytes = resp.read()
-        return data
+        return data, {k.lower(): v for k, v in resp.headers.items()}
+
+
+def post(t: Target, stream: bool, timeout: float = 10) -> bytes:
+    return post_full(t, stream, timeout)[0]
 
 
 def wait_ready(t: Target, deadline_s: float) -> float:
@@ -113,6 +158,22 @@ def wait_ready(t: Target, deadline_s: float) -> float:
         except Exception:
             time.sleep(0.02)
     raise RuntimeError(f"{t.name} did not answer within {deadline_s} s")
+
+
+ALL_PORTS: tuple[int, ...] = (UP, UP_PACED, PASS, GX, GX_LEAN, GX2, LITE, GX_PG)
+ALL_PORTS += (GX_LIM_REF, GX_LIM_MEM, GX_LIM_REDIS, GX_BASE, GX_BASE_LEAN)
+
+
+def busy_ports(ports: tuple[int, ...] = ALL_PORTS) -> list[int]:
+    """Bench ports something already listens on: another run would answer in our place."""
+    import socket
+
+    busy = []
+    for port in ports:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                busy.append(port)
+    return busy
 
 
 def _wait_port(port: int) -> None:
@@ -156,41 +217,76 @@ def cpu_s(pid: int) -> float:
     return (int(stat[13]) + int(stat[14])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of a process and its children (uvicorn workers), by /proc."""
+    total = 0.0
+    for p in tree_pids(pid):
+        try:
+            total += cpu_s(p)
+        except (OSError, IndexError, ValueError):
+            continue  # a child that just exited
+    return total
+
+
 # -- correctness ----------------------------------------------------------------------------
-def check(t: Target) -> None:
-    sync = json.loads(post(t, False))
-    if t.responses:
+def answer_of(api: str, sync: dict[str, Any]) -> tuple[str, tuple[int, int]]:
+    """Text and (input, output) usage of a non-stream answer in the door's shape."""
+    if api == "responses":
         text = "".join(
             p.get("text", "")
             for i in sync["output"]
             if i["type"] == "message"
             for p in i["content"]
         )
-        usage = (sync["usage"]["input_tokens"], sync["usage"]["output_tokens"])
-    else:
-        text = sync["choices"][0]["message"]["content"]
-        usage = (sync["usage"]["prompt_tokens"], sync["usage"]["completion_tokens"])
-    assert text == TEXT, f"{t.name}: sync text {text[:60]!r}"
-    assert usage == (12, CHUNKS), f"{t.name}: sync usage {usage}"
-    raw = post(t, True).decode()
+        return text, (sync["usage"]["input_tokens"], sync["usage"]["output_tokens"])
+    if api == "messages":
+        text = "".join(b.get("text", "") for b in sync["content"] if b["type"] == "text")
+        u = sync["usage"]
+        return text, (u["input_tokens"] + u.get("cache_read_input_tokens", 0), u["output_tokens"])
+    text = sync["choices"][0]["message"]["content"]
+    return text, (sync["usage"]["prompt_tokens"], sync["usage"]["completion_tokens"])
+
+
+def stream_answer_of(api: str, raw: str) -> tuple[str, tuple[int, int] | None]:
+    """Joined text deltas and the final usage of an SSE answer in the door's shape."""
     deltas: list[str] = []
     final_usage = None
     for line in raw.splitlines():
         if not line.startswith("data:") or line.strip() == "data: [DONE]":
             continue
         ev = json.loads(line[5:])
-        if t.responses:
+        if api == "responses":
             if ev.get("type") == "response.output_text.delta":
                 deltas.append(ev["delta"])
             if ev.get("type") == "response.completed":
                 u = ev["response"]["usage"]
                 final_usage = (u["input_tokens"], u["output_tokens"])
+        elif api == "messages":
+            delta = ev.get("delta") or {}
+            if ev.get("type") == "content_block_delta" and delta.get("type") == "text_delta":
+                deltas.append(delta["text"])
+            if ev.get("type") == "message_delta":
+                u = ev["usage"]
+                inp = u.get("input_tokens", 0) + u.get("cache_read_input_tokens", 0)
+                final_usage = (inp, u["output_tokens"])
         else:
             for ch in ev.get("choices") or []:
                 deltas.append((ch.get("delta") or {}).get("content") or "")
             if ev.get("usage"):
                 final_usage = (ev["usage"]["prompt_tokens"], ev["usage"]["completion_tokens"])
-    assert "".join(deltas) == TEXT, f"{t.name}: stream text {''.join(deltas)[:60]!r}"
+    return "".join(deltas), final_usage
+
+
+def check(t: Target, limited: bool = False) -> None:
+    """Exact text and usage, sync and stream; ``limited``: the limiter answered too."""
+    raw_sync, headers = post_full(t, False)
+    text, usage = answer_of(t.api, json.loads(raw_sync))
+    assert text == TEXT, f"{t.name}: sync text {text[:60]!r}"
+    assert usage == (12, CHUNKS), f"{t.name}: sync usage {usage}"
+    if limited:  # proves the timed requests go through the key's limits, not around them
+        assert "x-ratelimit-limit-requests" in headers, f"{t.name}: no rate-limit headers"
+    text, final_usage = stream_answer_of(t.api, post(t, True).decode())
+    assert text == TEXT, f"{t.name}: stream text {text[:60]!r}"
     assert final_usage == (12, CHUNKS), f"{t.name}: stream usage {final_usage}"
 
 
@@ -201,19 +297,23 @@ wrk.body = [[%s]]
 wrk.headers["Content-Type"] = "application/json"
 %s
 done = function(summary, latency, requests)
-  io.write(string.format("JSON{\\"rps\\":%%f,\\"p50\\":%%d,\\"p95\\":%%d,\\"p99\\":%%d,\\"errors\\":%%d}\\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50), latency:percentile(95),
-    latency:percentile(99), summary.errors.status + summary.errors.connect + summary.errors.read
-    + summary.errors.write + summary.errors.timeout))
+  io.write(string.format("JSON{\\"rps\\":%%f,\\"requests\\":%%d,\\"p50\\":%%d,\\"p95\\":%%d,\\"p99\\":%%d,\\"errors\\":%%d}\\n",
+    summary.requests / (summary.duration / 1e6), summary.requests, latency:percentile(50),
+    latency:percentile(95), latency:percentile(99), summary.errors.status + summary.errors.connect
+    + summary.errors.read + summary.errors.write + summary.errors.timeout))
 end
 """
 
 
-def wrk(t: Target, stream: bool, conns: int, seconds: float) -> dict[str, float]:
+def wrk(
+    t: Target, stream: bool, conns: int, seconds: float, cpu_pid: int | None = None
+) -> dict[str, float]:
+    """One wrk load; with ``cpu_pid``, also that process tree's CPU µs per request served."""
     headers = "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in t.headers.items())
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(WRK_LUA % (t.body(stream).decode(), headers))
         script = f.name
+    cpu0 = tree_cpu_s(cpu_pid) if cpu_pid is not None else 0.0
     out = subprocess.run(
         [
             "taskset",
@@ -222,7 +322,7 @@ def wrk(t: Target, stream: bool, conns: int, seconds: float) -> dict[str, float]
             "wrk",
             "-t1",
             f"-c{conns}",
-            f"-d{int(seconds)}s",
+            f"-d{max(1, round(seconds))}s",
             "-s",
             script,
             t.url,
@@ -231,22 +331,40 @@ def wrk(t: Target, stream: bool, conns: int, seconds: float) -> dict[str, float]
         text=True,
         timeout=seconds + 60,
     ).stdout
+    cpu1 = tree_cpu_s(cpu_pid) if cpu_pid is not None else 0.0
     os.unlink(script)
     line = next(x for x in out.splitlines() if x.startswith("JSON"))
     res: dict[str, float] = json.loads(line[4:])
     for k in ("p50", "p95", "p99"):
         res[k] = res[k] / 1000  # µs -> ms
+    if cpu_pid is not None:
+        res["cpu_us"] = cpu_per_request_us(cpu1 - cpu0, res["requests"])
     return res
+
+
+def cpu_per_request_us(cpu_seconds: float, requests: float) -> float:
+    """CPU time per request served: unlike req/s, barely moved by other load on the machine."""
+    return cpu_seconds / requests * 1e6 if requests else float("nan")
 
 
 def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
     return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
 
 
+def loads(
+    t: Target, stream: bool, conns: int, seconds: float, runs: int, cpu_pid: int | None = None
+) -> dict[str, float]:
+    return median_of([wrk(t, stream, conns, seconds, cpu_pid) for _ in range(runs)])
+
+
 async def _first_bytes(t: Target, conns: int, total: int) -> dict[str, float]:
     ttfb: list[float] = []
     first: list[float] = []
-    marker = b"response.output_text.delta" if t.responses else b'"content": "tok'
+    marker = {
+        "responses": b"response.output_text.delta",
+        "messages": b"text_delta",
+        "chat": b'"content": "tok',
+    }[t.api]
     body = t.body(True)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as s:
 
@@ -259,8 +377,6 @@ async def _first_bytes(t: Target, conns: int, total: int) -> dict[str, float]:
                 buf = b""
                 async for chunk in r.content.iter_any():
                     now = time.perf_counter()
-                    if not ttfb or (len(ttfb) < len(first) + 1 and not got_first and not buf):
-                        pass
                     if not buf:
                         ttfb.append((now - start) * 1000)
                     buf += chunk
@@ -279,12 +395,19 @@ async def _first_bytes(t: Target, conns: int, total: int) -> dict[str, float]:
     return {"ttfb_p50": statistics.median(ttfb), "first_delta_p50": statistics.median(first)}
 
 
-def first_bytes(t: Target, conns: int, total: int) -> dict[str, float]:
+@contextmanager
+def on_load_core() -> Iterator[None]:
+    """This process's own clients run beside wrk and the upstream, off the target's core."""
     os.sched_setaffinity(0, {int(CORE_LOAD)})
     try:
-        return asyncio.run(_first_bytes(t, conns, total))
+        yield
     finally:
         os.sched_setaffinity(0, {0, 1})
+
+
+def first_bytes(t: Target, conns: int, total: int) -> dict[str, float]:
+    with on_load_core():
+        return asyncio.run(_first_bytes(t, conns, total))
 
 
 async def _paced(t: Target, conns: int) -> dict[str, float]:
@@ -315,8 +438,10 @@ async def _paced(t: Target, conns: int) -> dict[str, float]:
         sampler.cancel()
     ideal = (CHUNKS + 2) * 0.040
     return {
+        "streams": conns,
         "rss_growth_mb": peak - base,
         "slowdown": statistics.median(durations) / ideal,
+        "slowdown_max": max(durations) / ideal,
     }
 
 
@@ -434,7 +559,20 @@ def agent_loop(port: int, quick: bool) -> dict[str, Any]:
 
 
 # -- orchestration --------------------------------------------------------------------------
-def godex_config(tmp: Path, port: int, upstream: int, lean: bool, pg: str | None = None) -> Path:
+def godex_config(
+    tmp: Path,
+    port: int,
+    upstream: int,
+    lean: bool,
+    pg: str | None = None,
+    limits: str | None = None,
+    redis_prefix: str = "",
+) -> Path:
+    """A GodeX config; ``limits`` (memory or redis) adds one rate-limited client key.
+
+    Without ``limits`` it uses only keys every GodeX since the first bench has read, so a
+    baseline ref's older schema takes it too.
+    """
     cfg = tmp / f"godex-{port}.yaml"
     sessions = (
         "session: {enabled: false}"
@@ -447,6 +585,13 @@ def godex_config(tmp: Path, port: int, upstream: int, lean: bool, pg: str | None
     if pg is not None:
         sessions = f"session: {{backend: postgres, postgres: {{dsn: '{pg}'}}}}"
         trace = f"trace: {{enabled: true, backend: postgres, postgres: {{dsn: '{pg}'}}}}"
+    extra = ""
+    if limits is not None:
+        extra = f"""auth:
+  keys:
+    - {{name: bench, key: "{CLIENT_KEY}", limits: {{rpm: {NEVER_REFUSE}, tpm: {NEVER_REFUSE}}}}}
+limits: {{backend: {limits}, redis: {{url: "{REDIS_URL}", prefix: "{redis_prefix}"}}}}
+"""
     cfg.write_text(
         f"""server: {{host: 127.0.0.1, port: {port}, data_dir: {tmp}/data{port}}}
 default_provider: bench
@@ -455,21 +600,30 @@ providers:
 {sessions}
 {trace}
 logging: {{level: warning}}
-"""
+{extra}"""
     )
     return cfg
 
 
 def start_godex(
-    t: Target, cfg: Path, logs: Path, workers: int = 1, core: str = CORE_TARGET
+    t: Target,
+    cfg: Path,
+    logs: Path,
+    workers: int = 1,
+    core: str = CORE_TARGET,
+    tree: Path | None = None,
 ) -> None:
+    """``tree``: run the GodeX of that checkout (a baseline worktree) with this venv's python."""
     started = time.perf_counter()
     cmd = [sys.executable, "-m", "godex", "serve", "--config", str(cfg)]
     if workers > 1:
         cmd += ["--workers", str(workers)]
-    t.proc = spawn(cmd, core, logs / f"{t.name}.log")
+    env = {"PYTHONPATH": str(tree)} if tree is not None else None
+    t.proc = spawn(cmd, core, logs / f"{t.name}.log", env, cwd=tree or ROOT)
     deadline = time.perf_counter() + 20
     while time.perf_counter() < deadline:
+        if t.proc.poll() is not None:
+            raise RuntimeError(f"{t.name} exited with {t.proc.returncode} (see its log)")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{t.port}/health", timeout=1) as r:
                 if r.status == 200:
@@ -478,6 +632,26 @@ def start_godex(
         except Exception:
             time.sleep(0.01)
     raise RuntimeError(f"{t.name} did not become healthy")
+
+
+def start_passthrough(t: Target, upstream: int, logs: Path) -> None:
+    started = time.perf_counter()
+    t.proc = spawn(
+        [
+            sys.executable,
+            "-m",
+            "bench.passthrough",
+            "--port",
+            str(t.port),
+            "--upstream",
+            f"http://127.0.0.1:{upstream}",
+        ],
+        CORE_TARGET,
+        logs / f"{t.name}-{upstream}.log",
+    )
+    _wait_port(t.port)
+    wait_ready(t, 20)
+    t.startup_s = time.perf_counter() - started
 
 
 def start_litellm(t: Target, tmp: Path, logs: Path) -> None:
@@ -521,20 +695,31 @@ litellm_settings:
     t.startup_s = time.perf_counter() - started
 
 
-def measure(t: Target, quick: bool, runs: int, seconds: float) -> dict[str, Any]:
-    check(t)
+def measure(
+    t: Target,
+    quick: bool,
+    runs: int,
+    seconds: float,
+    cpu_pid: int | None = None,
+    limited: bool = False,
+    full: bool = True,
+) -> dict[str, Any]:
+    """Check, then time; ``full=False``: only sync and stream at c=16 (the ratio loads)."""
+    check(t, limited)
     result: dict[str, Any] = {"startup_s": t.startup_s}
     if t.proc is not None:
         time.sleep(0.5)
         result["idle_rss_mb"] = rss_mb(t.proc.pid)
+    pid = cpu_pid if cpu_pid is not None else (t.proc.pid if t.proc is not None else None)
     wrk(t, False, 16, 1 if quick else 2)  # warm-up
-    for c in (1, 16, 64):
-        result[f"sync_c{c}"] = median_of([wrk(t, False, c, seconds) for _ in range(runs)])
-    for c in (16, 64):
-        result[f"stream_c{c}"] = median_of([wrk(t, True, c, seconds) for _ in range(runs)])
-    n = 100 if quick else 400
-    result["first_c1"] = first_bytes(t, 1, n // 4)
-    result["first_c16"] = first_bytes(t, 16, n)
+    for c in (1, 16, 64) if full else (16,):
+        result[f"sync_c{c}"] = loads(t, False, c, seconds, runs, pid if c == 16 else None)
+    for c in (16, 64) if full else (16,):
+        result[f"stream_c{c}"] = loads(t, True, c, seconds, runs, pid if c == 16 else None)
+    if full:
+        n = 100 if quick else 400
+        result["first_c1"] = first_bytes(t, 1, n // 4)
+        result["first_c16"] = first_bytes(t, 16, n)
     return result
 
 
@@ -555,6 +740,353 @@ class ThrowawayDatabase:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'.encode())
 
 
+def redis_drop_prefix(prefix: str) -> int:
+    """Delete this run's rate-limit counters (the prefix is made per run)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        return int(client.delete(*keys)) if keys else 0
+    finally:
+        client.close()
+
+
+@contextmanager
+def baseline_tree(ref: str, tmp: Path) -> Iterator[tuple[Path, str]]:
+    """A temporary ``git worktree`` of ``ref`` (detached), removed at the end."""
+    tree = tmp / "baseline"
+    sha = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{ref}^{{commit}}"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", str(tree), sha],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    try:
+        # The venv's editable install points at this checkout: make sure the ref's code wins.
+        where = subprocess.run(
+            [sys.executable, "-c", "import godex; print(godex.__file__)"],
+            cwd=tree,
+            env={**os.environ, "PYTHONPATH": str(tree)},
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        if not Path(where).resolve().is_relative_to(tree.resolve()):
+            raise RuntimeError(f"baseline imports godex from {where}, not {tree}")
+        yield tree, sha
+    finally:
+        subprocess.run(
+            ["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True
+        )
+        subprocess.run(["git", "worktree", "prune"], cwd=ROOT, capture_output=True)
+
+
+def pick_sections(only: str | None, baseline: str | None, skip: set[str]) -> list[str]:
+    """The sections to run, in run order: ``--only`` (comma list) or all, minus skipped ones."""
+    if only:
+        wanted = {s.strip() for s in only.split(",") if s.strip()}
+        unknown = wanted - set(SECTIONS)
+        if unknown:
+            raise SystemExit(
+                f"--only: unknown section(s) {', '.join(sorted(unknown))}; "
+                f"choose from {', '.join(SECTIONS)}"
+            )
+        if "baseline" in wanted and not baseline:
+            raise SystemExit("--only baseline needs --baseline REF")
+    else:
+        wanted = set(SECTIONS) - skip
+    if not baseline:
+        wanted.discard("baseline")
+    return [s for s in SECTIONS if s in wanted]
+
+
+class Bench:
+    """One run: the upstreams, the temp dir and the results; one method per section."""
+
+    def __init__(self, args: argparse.Namespace, runs: int, seconds: float) -> None:
+        self.args = args
+        self.quick: bool = args.quick
+        self.runs = runs
+        self.seconds = seconds
+        self.tmp = Path(tempfile.mkdtemp(prefix="godex-bench-"))
+        self.logs = self.tmp / "logs"
+        self.logs.mkdir()
+        self.res: dict[str, Any] = {
+            "when": dt.datetime.now(dt.UTC).isoformat(),
+            "quick": args.quick,
+            "runs": runs,
+            "seconds": seconds,
+            "targets": {},
+        }
+        self.up = spawn(
+            [
+                sys.executable,
+                "-m",
+                "bench.fake_upstream",
+                "--port",
+                str(UP),
+                "--chunks",
+                str(CHUNKS),
+            ],
+            CORE_LOAD,
+            self.logs / "up.log",
+        )
+        self.paced = spawn(
+            [
+                sys.executable,
+                "-m",
+                "bench.fake_upstream",
+                "--port",
+                str(UP_PACED),
+                "--chunks",
+                str(CHUNKS),
+                "--delay-ms",
+                "40",
+            ],
+            CORE_LOAD,
+            self.logs / "paced.log",
+        )
+        try:
+            wait_ready(Target("direct", UP, "/chat/completions", api="chat"), 10)
+            _wait_port(UP_PACED)
+        except BaseException:
+            self.close()  # no upstream left behind when the run cannot start
+            raise
+
+    @property
+    def targets(self) -> dict[str, Any]:
+        t: dict[str, Any] = self.res["targets"]
+        return t
+
+    def close(self) -> None:
+        stop(self.up)
+        stop(self.paced)
+
+    def _measure_godex(
+        self,
+        t: Target,
+        cfg: Path,
+        tree: Path | None = None,
+        limited: bool = False,
+        full: bool = True,
+    ) -> None:
+        start_godex(t, cfg, self.logs, tree=tree)
+        try:
+            self.targets[t.name] = measure(
+                t, self.quick, self.runs, self.seconds, limited=limited, full=full
+            )
+        finally:
+            stop(t.proc)
+
+    # -- sections -------------------------------------------------------------------------
+    def direct(self) -> None:
+        direct = Target("direct", UP, "/chat/completions", api="chat")
+        up_cpu0 = cpu_s(self.up.pid)
+        t0 = time.perf_counter()
+        self.targets["direct"] = measure(
+            direct, self.quick, self.runs, self.seconds, cpu_pid=self.up.pid
+        )
+        self.res["upstream_cpu_share"] = (cpu_s(self.up.pid) - up_cpu0) / (time.perf_counter() - t0)
+
+    def passthrough(self) -> None:
+        t = Target("passthrough", PASS, "/v1/chat/completions", api="chat")
+        start_passthrough(t, UP, self.logs)
+        try:
+            self.targets[t.name] = measure(t, self.quick, self.runs, self.seconds)
+        finally:
+            stop(t.proc)
+
+    def godex(self) -> None:
+        t = Target("godex", GX, "/v1/responses")
+        self._measure_godex(t, godex_config(self.tmp, GX, UP, False))
+
+    def godex_lean(self) -> None:
+        t = Target("godex_lean", GX_LEAN, "/v1/responses")
+        self._measure_godex(t, godex_config(self.tmp, GX_LEAN, UP, True))
+
+    def doors(self) -> None:
+        """The three doors of one godex_lean process, interleaved run by run (same drift)."""
+        paths = {
+            "responses": "/v1/responses",
+            "messages": "/v1/messages",
+            "chat": "/v1/chat/completions",
+        }
+        proc = Target("godex_lean_doors", GX_LEAN, "/v1/responses")
+        start_godex(proc, godex_config(self.tmp, GX_LEAN, UP, True), self.logs)
+        try:
+            assert proc.proc is not None
+            doors = {
+                api: Target(f"godex_lean {path}", GX_LEAN, path, api=api, proc=proc.proc)
+                for api, path in paths.items()
+            }
+            for t in doors.values():
+                check(t)
+                wrk(t, False, 16, 1)  # warm-up
+                wrk(t, True, 16, 1)
+            got: dict[str, dict[str, list[dict[str, float]]]] = {
+                api: {"sync_c16": [], "stream_c16": []} for api in doors
+            }
+            for _ in range(self.runs):
+                for api, t in doors.items():
+                    for key, stream in (("sync_c16", False), ("stream_c16", True)):
+                        got[api][key].append(wrk(t, stream, 16, self.seconds, proc.proc.pid))
+            self.res["doors"] = {
+                api: {key: median_of(runs) for key, runs in by.items()} for api, by in got.items()
+            }
+        finally:
+            stop(proc.proc)
+
+    def limits(self) -> None:
+        """Rate-limited client keys on the default config, memory and Redis counters.
+
+        The keyless reference and both limited targets serve side by side (idle ones cost
+        nothing) and are loaded in turn, run by run: a 5% cost is below this machine's drift
+        between loads minutes apart.
+        """
+        prefix = f"godex-bench-{os.urandom(4).hex()}:"
+        self.res["limits_redis_prefix"] = prefix
+        auth = {"Authorization": f"Bearer {CLIENT_KEY}"}
+        ts = [
+            (Target("godex_limits_ref", GX_LIM_REF, "/v1/responses"), None),
+            (Target("godex_limits_mem", GX_LIM_MEM, "/v1/responses", headers=auth), "memory"),
+            (Target("godex_limits_redis", GX_LIM_REDIS, "/v1/responses", headers=auth), "redis"),
+        ]
+        try:
+            for t, backend in ts:
+                cfg = godex_config(self.tmp, t.port, UP, False, limits=backend, redis_prefix=prefix)
+                start_godex(t, cfg, self.logs)
+            got: dict[str, dict[str, list[dict[str, float]]]] = {}
+            for t, backend in ts:
+                assert t.proc is not None
+                check(t, limited=backend is not None)
+                time.sleep(0.5)
+                self.targets[t.name] = {
+                    "startup_s": t.startup_s,
+                    "idle_rss_mb": rss_mb(t.proc.pid),
+                }
+                wrk(t, False, 16, 1)  # warm-up
+                wrk(t, True, 16, 1)
+                got[t.name] = {"sync_c16": [], "stream_c16": []}
+            for _ in range(self.runs):
+                for t, _backend in ts:
+                    assert t.proc is not None
+                    for key, stream in (("sync_c16", False), ("stream_c16", True)):
+                        got[t.name][key].append(wrk(t, stream, 16, self.seconds, t.proc.pid))
+            for name, by in got.items():
+                self.targets[name].update({key: median_of(runs) for key, runs in by.items()})
+        finally:
+            for t, _backend in ts:
+                stop(t.proc)
+            self.res["limits_redis_keys_dropped"] = redis_drop_prefix(prefix)
+
+    def paced_streams(self) -> None:
+        n = PACED_STREAMS_QUICK if self.quick else PACED_STREAMS
+        for name, port, lean in (
+            ("godex_lean", GX_LEAN, True),
+            ("godex", GX, False),
+            ("passthrough", PASS, None),
+        ):
+            if lean is None:
+                t = Target(name, port, "/v1/chat/completions", api="chat")
+                start_passthrough(t, UP_PACED, self.logs)
+            else:
+                t = Target(name, port, "/v1/responses")
+                start_godex(t, godex_config(self.tmp, port, UP_PACED, lean), self.logs)
+            try:
+                with on_load_core():
+                    self.targets.setdefault(name, {})[PACED_KEY] = asyncio.run(_paced(t, n))
+            finally:
+                stop(t.proc)
+
+    def workers(self) -> None:
+        # Two workers (the gateway may use both cores; the load generator shares core 1).
+        t2 = Target("godex_lean_2w", GX2, "/v1/responses")
+        start_godex(t2, godex_config(self.tmp, GX2, UP, True), self.logs, workers=2, core="0,1")
+        try:
+            assert t2.proc is not None
+            self.targets["godex_lean_2w"] = {
+                "sync_c64": loads(t2, False, 64, self.seconds, self.runs, t2.proc.pid),
+                "stream_c64": loads(t2, True, 64, self.seconds, self.runs, t2.proc.pid),
+            }
+        finally:
+            stop(t2.proc)
+
+    def agent(self) -> None:
+        # A 10-turn agent loop on the default config (sessions + traces on).
+        ta = Target("godex", GX, "/v1/responses")
+        start_godex(ta, godex_config(self.tmp, GX, UP, False), self.logs)
+        try:
+            self.res["agent_loop"] = agent_loop(GX, self.quick)
+        finally:
+            stop(ta.proc)
+
+    def pg(self) -> None:
+        # The default config with sessions and traces on PostgreSQL, beside SQLite above.
+        db = ThrowawayDatabase()
+        try:
+            tp = Target("godex_pg", GX_PG, "/v1/responses")
+            start_godex(tp, godex_config(self.tmp, GX_PG, UP, False, db.dsn), self.logs)
+            try:
+                self.targets["godex_pg"] = measure(tp, self.quick, self.runs, self.seconds)
+                self.res["agent_loop_pg"] = agent_loop(GX_PG, self.quick)
+            finally:
+                stop(tp.proc)
+        finally:
+            db.drop()
+
+    def baseline(self) -> None:
+        ref: str = self.args.baseline
+        with baseline_tree(ref, self.tmp) as (tree, sha):
+            self.res["baseline"] = {"ref": ref, "sha": sha}
+            for name, port, lean in (("base_lean", GX_BASE_LEAN, True), ("base", GX_BASE, False)):
+                t = Target(name, port, "/v1/responses")
+                self._measure_godex(t, godex_config(self.tmp, port, UP, lean), tree=tree)
+
+    def litellm(self) -> None:
+        lt = Target("litellm", LITE, "/v1/responses")
+        try:
+            start_litellm(lt, self.tmp, self.logs)
+            self.targets["litellm"] = measure(lt, False, self.runs, self.seconds)
+        finally:
+            stop(lt.proc)
+
+    def run(self, sections: list[str]) -> None:
+        self.res["sections"] = sections
+        methods: dict[str, Callable[[], None]] = {
+            "direct": self.direct,
+            "passthrough": self.passthrough,
+            "godex": self.godex,
+            "godex_lean": self.godex_lean,
+            "doors": self.doors,
+            "limits": self.limits,
+            "paced": self.paced_streams,
+            "workers": self.workers,
+            "agent": self.agent,
+            "pg": self.pg,
+            "baseline": self.baseline,
+            "litellm": self.litellm,
+        }
+        for section in sections:
+            started = time.perf_counter()
+            print(f"[bench] {section} ...", file=sys.stderr, flush=True)
+            try:
+                methods[section]()
+            except Exception as exc:  # keep what was measured; say what failed, go on
+                msg = f"{type(exc).__name__}: {exc}"
+                self.res.setdefault("errors", {})[section] = msg
+                print(f"[bench] {section} failed: {msg}", file=sys.stderr, flush=True)
+            took = time.perf_counter() - started
+            self.res.setdefault("section_s", {})[section] = round(took, 1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -564,159 +1096,254 @@ def main() -> None:
     ap.add_argument(
         "--no-postgres", action="store_true", help="skip the default config on PostgreSQL"
     )
+    ap.add_argument(
+        "--only",
+        metavar="SECTIONS",
+        help=f"comma list of sections to run (of: {', '.join(SECTIONS)})",
+    )
+    ap.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="a git ref whose GodeX also runs (base_lean, base) from a temporary worktree",
+    )
+    ap.add_argument("--seconds", type=float, help="seconds per load (default 4; quick 2)")
+    ap.add_argument("--runs", type=int, help="runs per load, median kept (default 3; quick 1)")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install -y wrk")
-    runs, seconds = (1, 2.0) if args.quick else (3, 5.0)
-    tmp = Path(tempfile.mkdtemp(prefix="godex-bench-"))
-    logs = tmp / "logs"
-    logs.mkdir()
-    up = spawn(
-        [sys.executable, "-m", "bench.fake_upstream", "--port", str(UP), "--chunks", str(CHUNKS)],
-        CORE_LOAD,
-        logs / "up.log",
-    )
-    paced = spawn(
-        [
-            sys.executable,
-            "-m",
-            "bench.fake_upstream",
-            "--port",
-            str(UP_PACED),
-            "--chunks",
-            str(CHUNKS),
-            "--delay-ms",
-            "40",
-        ],
-        CORE_LOAD,
-        logs / "paced.log",
-    )
-    results: dict[str, Any] = {
-        "when": dt.datetime.now(dt.UTC).isoformat(),
-        "quick": args.quick,
-        "targets": {},
-    }
-    direct = Target("direct", UP, "/chat/completions", responses=False)
-    pg: ThrowawayDatabase | None = None
+    skip = set()
+    if args.quick or args.no_litellm:
+        skip.add("litellm")
+    if args.no_postgres:
+        skip.add("pg")
+    sections = pick_sections(args.only, args.baseline, skip)
+    if busy := busy_ports():
+        sys.exit(f"bench ports in use (another bench run?): {busy}")
+    runs = args.runs or (1 if args.quick else 3)
+    seconds = args.seconds or (2.0 if args.quick else 4.0)
+    bench = Bench(args, runs, seconds)
     try:
-        wait_ready(direct, 10)
-        up_cpu0 = cpu_s(up.pid)
-        t0 = time.perf_counter()
-        results["targets"]["direct"] = measure(direct, args.quick, runs, seconds)
-        results["upstream_cpu_share"] = (cpu_s(up.pid) - up_cpu0) / (time.perf_counter() - t0)
-
-        targets: list[tuple[Target, Any]] = [
-            (Target("passthrough", PASS, "/v1/chat/completions", responses=False), None),
-            (Target("godex", GX, "/v1/responses", responses=True), False),
-            (Target("godex_lean", GX_LEAN, "/v1/responses", responses=True), True),
-        ]
-        for t, lean in targets:
-            if t.name == "passthrough":
-                started = time.perf_counter()
-                t.proc = spawn(
-                    [
-                        sys.executable,
-                        "-m",
-                        "bench.passthrough",
-                        "--port",
-                        str(PASS),
-                        "--upstream",
-                        f"http://127.0.0.1:{UP}",
-                    ],
-                    CORE_TARGET,
-                    logs / "pass.log",
-                )
-                wait_ready(t, 20)
-                t.startup_s = time.perf_counter() - started
-            else:
-                start_godex(t, godex_config(tmp, t.port, UP, lean), logs)
-            try:
-                results["targets"][t.name] = measure(t, args.quick, runs, seconds)
-            finally:
-                stop(t.proc)
-        for name, lean, port in (
-            ("godex", False, GX),
-            ("godex_lean", True, GX_LEAN),
-            ("passthrough", None, PASS),
-        ):
-            t = Target(
-                name,
-                port,
-                "/v1/responses" if lean is not None else "/v1/chat/completions",
-                responses=lean is not None,
-            )
-            if lean is None:
-                t.proc = spawn(
-                    [
-                        sys.executable,
-                        "-m",
-                        "bench.passthrough",
-                        "--port",
-                        str(PASS),
-                        "--upstream",
-                        f"http://127.0.0.1:{UP_PACED}",
-                    ],
-                    CORE_TARGET,
-                    logs / "pass2.log",
-                )
-                _wait_port(PASS)
-            else:
-                start_godex(t, godex_config(tmp, port, UP_PACED, lean), logs)
-            try:
-                os.sched_setaffinity(0, {int(CORE_LOAD)})
-                results["targets"][name]["paced64"] = asyncio.run(
-                    _paced(t, 16 if args.quick else 64)
-                )
-            finally:
-                os.sched_setaffinity(0, {0, 1})
-                stop(t.proc)
-        # Two workers (the gateway may use both cores; the load generator shares core 1).
-        t2 = Target("godex_lean_2w", GX2, "/v1/responses", responses=True)
-        start_godex(t2, godex_config(tmp, GX2, UP, True), logs, workers=2, core="0,1")
-        try:
-            results["targets"]["godex_lean_2w"] = {
-                "sync_c64": median_of([wrk(t2, False, 64, seconds) for _ in range(runs)]),
-                "stream_c64": median_of([wrk(t2, True, 64, seconds) for _ in range(runs)]),
-            }
-        finally:
-            stop(t2.proc)
-        # A 10-turn agent loop on the default config (sessions + traces on).
-        ta = Target("godex", GX, "/v1/responses", responses=True)
-        start_godex(ta, godex_config(tmp, GX, UP, False), logs)
-        try:
-            results["agent_loop"] = agent_loop(GX, args.quick)
-        finally:
-            stop(ta.proc)
-        if not args.no_postgres:
-            # The default config with sessions and traces on PostgreSQL, beside SQLite above.
-            pg = ThrowawayDatabase()
-            tp = Target("godex_pg", GX_PG, "/v1/responses", responses=True)
-            start_godex(tp, godex_config(tmp, GX_PG, UP, False, pg.dsn), logs)
-            try:
-                results["targets"]["godex_pg"] = measure(tp, args.quick, runs, seconds)
-                results["agent_loop_pg"] = agent_loop(GX_PG, args.quick)
-            finally:
-                stop(tp.proc)
-        if not (args.quick or args.no_litellm):
-            lt = Target("litellm", LITE, "/v1/responses", responses=True)
-            try:
-                start_litellm(lt, tmp, logs)
-                results["targets"]["litellm"] = measure(lt, False, runs, seconds)
-            finally:
-                stop(lt.proc)
-    except Exception as exc:  # keep what was measured; say what failed
-        results["error"] = f"{type(exc).__name__}: {exc}"
-        print(f"benchmark stopped early: {results['error']}", file=sys.stderr)
+        bench.run(sections)
     finally:
-        stop(up)
-        stop(paced)
-        if pg is not None:
-            pg.drop()
+        bench.close()
         out = HERE / "results" / (dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + ".json")
         out.parent.mkdir(exist_ok=True)
-        out.write_text(json.dumps(results, indent=2))
-        print(report(results))
-        print(f"\nJSON: {out}\nlogs: {logs}")
+        out.write_text(json.dumps(bench.res, indent=2))
+        print(report(bench.res))
+        print(f"\nJSON: {out}\nlogs: {bench.logs}")
+
+
+# -- report ---------------------------------------------------------------------------------
+def _get(res: dict[str, Any], *path: str) -> Any:
+    """``res[a][b]...`` or None when any step is missing (a section that did not run)."""
+    cur: Any = res
+    for p in path:
+        if not isinstance(cur, dict) or p not in cur:
+            return None
+        cur = cur[p]
+    return cur
+
+
+def _ratio(num: Any, den: Any) -> float | None:
+    if not isinstance(num, (int, float)) or not isinstance(den, (int, float)) or not den:
+        return None
+    return float(num) / float(den)
+
+
+def _diff(a: Any, b: Any) -> float | None:
+    if not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
+        return None
+    return float(a) - float(b)
+
+
+@dataclass(frozen=True)
+class Goal:
+    """One target of the performance issue and how it is read off a run."""
+
+    label: str
+    goal: str  # as the issue states it
+    value: Callable[[dict[str, Any]], float | None]
+    ok: Callable[[float], bool]
+    unit: str = "%"  # "%": a ratio shown as a percentage; else the unit shown after it
+
+
+def _t(name: str, *path: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda res: _get(res, "targets", name, *path)
+
+
+def _rps_ratio(a: str, b: str, load: str) -> Callable[[dict[str, Any]], float | None]:
+    return lambda res: _ratio(_t(a, load, "rps")(res), _t(b, load, "rps")(res))
+
+
+def _limits_ref(res: dict[str, Any]) -> str:
+    """The keyless reference loaded beside the limited targets, else the godex section's."""
+    return "godex_limits_ref" if "godex_limits_ref" in res.get("targets", {}) else "godex"
+
+
+def _cost(a: str, load: str) -> Callable[[dict[str, Any]], float | None]:
+    """Throughput lost against the same config without keys (0.03: 3% slower)."""
+
+    def get(res: dict[str, Any]) -> float | None:
+        r = _rps_ratio(a, _limits_ref(res), load)(res)
+        return None if r is None else 1 - r
+
+    return get
+
+
+def _door(api: str, load: str) -> Callable[[dict[str, Any]], float | None]:
+    return lambda res: _ratio(
+        _get(res, "doors", api, load, "rps"), _get(res, "doors", "responses", load, "rps")
+    )
+
+
+def _at_most(limit: float) -> Callable[[float], bool]:
+    return lambda v: v <= limit
+
+
+def goals() -> list[Goal]:
+    out = [
+        Goal(
+            "lean sync c16 / pass-through",
+            "≥ 70%",
+            _rps_ratio("godex_lean", "passthrough", "sync_c16"),
+            lambda v: v >= 0.70,
+        ),
+        Goal(
+            "lean sync c64 / pass-through",
+            "≥ 70%",
+            _rps_ratio("godex_lean", "passthrough", "sync_c64"),
+            lambda v: v >= 0.70,
+        ),
+        Goal(
+            "lean stream c16 / pass-through",
+            "≥ 40%",
+            _rps_ratio("godex_lean", "passthrough", "stream_c16"),
+            lambda v: v >= 0.40,
+        ),
+        Goal(
+            "default sync c16 / pass-through",
+            "≥ 55%",
+            _rps_ratio("godex", "passthrough", "sync_c16"),
+            lambda v: v >= 0.55,
+        ),
+        Goal(
+            "default stream c16 / pass-through",
+            "≥ 30%",
+            _rps_ratio("godex", "passthrough", "stream_c16"),
+            lambda v: v >= 0.30,
+        ),
+        Goal(
+            "default added p99 c=1 (vs direct)",
+            "≤ 2 ms",
+            lambda r: _diff(_t("godex", "sync_c1", "p99")(r), _t("direct", "sync_c1", "p99")(r)),
+            lambda v: v <= 2.0,
+            " ms",
+        ),
+    ]
+    for backend, name, limit in (
+        ("memory", "godex_limits_mem", 0.05),
+        ("Redis", "godex_limits_redis", 0.15),
+    ):
+        for load in ("sync_c16", "stream_c16"):
+            out.append(
+                Goal(
+                    f"limits ({backend}) cost, {load.replace('_', ' ')}",
+                    f"≤ {limit:.0%}",
+                    _cost(name, load),
+                    _at_most(limit),
+                )
+            )
+    for load in ("sync_c16", "stream_c16"):
+        out.append(
+            Goal(
+                f"PostgreSQL / SQLite, {load.replace('_', ' ')}",
+                "within 15% (≥ 85%)",
+                _rps_ratio("godex_pg", "godex", load),
+                lambda v: v >= 0.85,
+            )
+        )
+    for api, door in (("messages", "/v1/messages"), ("chat", "/v1/chat/completions")):
+        for load in ("sync_c16", "stream_c16"):
+            out.append(
+                Goal(
+                    f"{door} / responses, {load.replace('_', ' ')}",
+                    "within 10% (≥ 90%)",
+                    _door(api, load),
+                    lambda v: v >= 0.90,
+                )
+            )
+    for name in ("godex", "godex_lean"):
+        out.append(
+            Goal(f"{name} idle RSS", "≤ 60 MB", _t(name, "idle_rss_mb"), lambda v: v <= 60, " MB")
+        )
+    for name in ("godex", "godex_lean"):
+        out.append(
+            Goal(
+                f"{name} {PACED_STREAMS} paced: RSS growth",
+                "≤ 40 MB",
+                _t(name, PACED_KEY, "rss_growth_mb"),
+                lambda v: v <= 40,
+                " MB",
+            )
+        )
+        out.append(
+            Goal(
+                f"{name} {PACED_STREAMS} paced: slowdown",
+                "≤ 1.05×",
+                _t(name, PACED_KEY, "slowdown"),
+                lambda v: v <= 1.05,
+                "×",
+            )
+        )
+    for name in ("godex", "godex_lean"):
+        out.append(
+            Goal(f"{name} startup", "≤ 0.5 s", _t(name, "startup_s"), lambda v: v <= 0.5, " s")
+        )
+    for load in ("sync_c64", "stream_c64"):
+        out.append(
+            Goal(
+                f"2 workers / 1 worker (lean), {load.replace('_', ' ')}",
+                "≥ 1.8×",
+                _rps_ratio("godex_lean_2w", "godex_lean", load),
+                lambda v: v >= 1.8,
+                "×",
+            )
+        )
+    return out
+
+
+def _fmt(v: float, unit: str) -> str:
+    if unit == "%":
+        return f"{v:.0%}"
+    if unit == "×":
+        return f"{v:.2f}×"
+    return f"{v:.2f}{unit}"
+
+
+def targets_block(res: dict[str, Any]) -> list[str]:
+    """The issue's targets: measured value and PASS/FAIL (n/a: its section did not run)."""
+    lines = ["\ntargets:", "| target | goal | measured | result |", "|---|---|---|---|"]
+    for g in goals():
+        try:
+            v = g.value(res)
+        except (KeyError, TypeError):
+            v = None
+        if v is None or v != v:  # missing or NaN
+            lines.append(f"| {g.label} | {g.goal} | – | n/a |")
+            continue
+        lines.append(
+            f"| {g.label} | {g.goal} | {_fmt(v, g.unit)} | {'PASS' if g.ok(v) else 'FAIL'} |"
+        )
+    if res.get("quick") and "paced" in res.get("sections", []):
+        lines.append(
+            f"(quick run: {PACED_STREAMS_QUICK} paced streams, not {PACED_STREAMS}; "
+            "one short run per load: indicative only)"
+        )
+    return lines
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{v:.0%}"
 
 
 def report(res: dict[str, Any]) -> str:
@@ -728,11 +1355,12 @@ def report(res: dict[str, Any]) -> str:
         for name in t:
             try:
                 v = get(t[name])
-                cells.append(f"{v:,.2f}" if isinstance(v, (int, float)) else str(v))
+                cells.append(f"{v:,.2f}" if isinstance(v, (int, float)) else str(v or "–"))
             except (KeyError, TypeError):
                 cells.append("–")
         rows.append(f"| {label} | " + " | ".join(cells) + " |")
 
+    paced_n = next((r[PACED_KEY]["streams"] for r in t.values() if PACED_KEY in r), PACED_STREAMS)
     for c in (1, 16, 64):
         row(f"sync req/s c={c}", lambda r, c=c: r[f"sync_c{c}"]["rps"])
     row("sync p50 ms c=1", lambda r: r["sync_c1"]["p50"])
@@ -740,49 +1368,139 @@ def report(res: dict[str, Any]) -> str:
     row("sync p95 ms c=16", lambda r: r["sync_c16"]["p95"])
     for c in (16, 64):
         row(f"streams/s c={c}", lambda r, c=c: r[f"stream_c{c}"]["rps"])
+    row("cpu µs per request, sync c=16", lambda r: r["sync_c16"]["cpu_us"])
+    row("cpu µs per stream, stream c=16", lambda r: r["stream_c16"]["cpu_us"])
     row("TTFB p50 ms c=1", lambda r: r["first_c1"]["ttfb_p50"])
     row("first delta p50 ms c=1", lambda r: r["first_c1"]["first_delta_p50"])
     row("first delta p50 ms c=16", lambda r: r["first_c16"]["first_delta_p50"])
     row("idle RSS MB", lambda r: r["idle_rss_mb"])
     row("startup s", lambda r: r["startup_s"])
-    row("64 paced: RSS growth MB", lambda r: r["paced64"]["rss_growth_mb"])
-    row("64 paced: slowdown ×", lambda r: r["paced64"]["slowdown"])
+    row(f"{paced_n} paced: RSS growth MB", lambda r: r[PACED_KEY]["rss_growth_mb"])
+    row(f"{paced_n} paced: slowdown ×", lambda r: r[PACED_KEY]["slowdown"])
     lines = ["\n".join(rows), ""]
     p = t.get("passthrough")
     d = t.get("direct")
-    if p:
-        for name in ("godex", "godex_lean", "litellm"):
-            if name not in t:
-                continue
-            r = t[name]
+    for name in ("godex", "godex_lean", "godex_pg", "base", "base_lean", "litellm"):
+        r = t.get(name)
+        if not r:
+            continue
+        if p:
             parts = [
-                f"sync c16 {r['sync_c16']['rps'] / p['sync_c16']['rps']:.0%}",
-                f"sync c64 {r['sync_c64']['rps'] / p['sync_c64']['rps']:.0%}",
-                f"stream c16 {r['stream_c16']['rps'] / p['stream_c16']['rps']:.0%}",
+                f"{load.replace('_', ' ')} {_pct(_rps_ratio(name, 'passthrough', load)(res))}"
+                for load in ("sync_c16", "sync_c64", "stream_c16")
             ]
             lines.append(f"{name} vs pass-through: " + ", ".join(parts))
-            if d:
-                added50 = r["sync_c1"]["p50"] - d["sync_c1"]["p50"]
-                added99 = r["sync_c1"]["p99"] - d["sync_c1"]["p99"]
-                delta = r["first_c1"]["first_delta_p50"] - d["first_c1"]["first_delta_p50"]
-                lines.append(
-                    f"{name} added latency c=1: p50 {added50:.2f} ms, p99 {added99:.2f} ms; "
-                    f"first delta +{delta:.2f} ms"
-                )
+        if d and "sync_c1" in r:
+            added50 = r["sync_c1"]["p50"] - d["sync_c1"]["p50"]
+            added99 = r["sync_c1"]["p99"] - d["sync_c1"]["p99"]
+            delta = r["first_c1"]["first_delta_p50"] - d["first_c1"]["first_delta_p50"]
+            lines.append(
+                f"{name} added p99 c=1: {added99:.2f} ms (added p50 {added50:.2f} ms); "
+                f"first delta +{delta:.2f} ms"
+            )
     if "litellm" in t and "godex" in t:
         g, lt = t["godex"], t["litellm"]
         lines.append(
             f"godex vs LiteLLM: sync c16 {g['sync_c16']['rps'] / lt['sync_c16']['rps']:.1f}×, "
             f"stream c16 {g['stream_c16']['rps'] / lt['stream_c16']['rps']:.1f}×"
         )
-    lines.append(
-        f"upstream CPU share while loaded directly: {res.get('upstream_cpu_share', 0):.0%}"
-    )
+    for name, ref in (
+        ("godex_limits_mem", _limits_ref(res)),
+        ("godex_limits_redis", _limits_ref(res)),
+        ("godex_pg", "godex"),
+    ):
+        if name in t and ref in t:
+            parts = [
+                f"{load.replace('_', ' ')} {_pct(_rps_ratio(name, ref, load)(res))}"
+                for load in ("sync_c16", "stream_c16")
+            ]
+            lines.append(f"{name} vs {ref} (same run): " + ", ".join(parts))
+    if "godex_lean_2w" in t and "godex_lean" in t:
+        parts = [
+            f"{load.replace('_', ' ')} {_rps_ratio('godex_lean_2w', 'godex_lean', load)(res):.2f}×"
+            for load in ("sync_c64", "stream_c64")
+            if _rps_ratio("godex_lean_2w", "godex_lean", load)(res) is not None
+        ]
+        lines.append("godex_lean 2 workers vs 1: " + ", ".join(parts))
+    lines.extend(_doors_table(res))
+    lines.extend(_baseline_lines(res))
+    if "upstream_cpu_share" in res:
+        lines.append(f"upstream CPU share while loaded directly: {res['upstream_cpu_share']:.0%}")
+    lines.extend(_error_lines(res))
     for key, store in (("agent_loop", "SQLite"), ("agent_loop_pg", "PostgreSQL")):
         loop = res.get(key)
         if loop:
             lines.extend(_loop_table(loop, store))
+    if res.get("sections"):
+        lines.extend(targets_block(res))
+    took = res.get("section_s") or {}
+    if took:
+        each = ", ".join(f"{k} {v:.0f}" for k, v in took.items())
+        lines.append(f"\nrun took {sum(took.values()):.0f} s ({each})")
+    for section, msg in (res.get("errors") or {}).items():
+        lines.append(f"section {section} FAILED: {msg}")
     return "\n".join(lines)
+
+
+def _error_lines(res: dict[str, Any]) -> list[str]:
+    """Loads that saw failed requests (a 429 from a limit, a reset): their figures are suspect."""
+    out = []
+    where: list[tuple[str, Any]] = list(res.get("targets", {}).items())
+    where += [(f"door {api}", r) for api, r in (res.get("doors") or {}).items()]
+    for name, r in where:
+        for load, v in r.items():
+            if isinstance(v, dict) and v.get("errors"):
+                out.append(f"WARNING: {name} {load}: {v['errors']:.0f} failed requests")
+    return out
+
+
+def _doors_table(res: dict[str, Any]) -> list[str]:
+    doors = res.get("doors")
+    if not doors:
+        return []
+    lines = [
+        "\ndoors of godex_lean (one process, same upstream answer, interleaved):",
+        "| door | sync req/s c=16 | vs responses | streams/s c=16 | vs responses "
+        "| cpu µs sync | cpu µs stream |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for api, path in (
+        ("responses", "/v1/responses"),
+        ("messages", "/v1/messages"),
+        ("chat", "/v1/chat/completions"),
+    ):
+        r = doors.get(api)
+        if not r:
+            continue
+        lines.append(
+            f"| {path} | {r['sync_c16']['rps']:,.0f} | {_pct(_door(api, 'sync_c16')(res))} | "
+            f"{r['stream_c16']['rps']:,.0f} | {_pct(_door(api, 'stream_c16')(res))} | "
+            f"{r['sync_c16'].get('cpu_us', float('nan')):.0f} | "
+            f"{r['stream_c16'].get('cpu_us', float('nan')):.0f} |"
+        )
+    return lines
+
+
+def _baseline_lines(res: dict[str, Any]) -> list[str]:
+    """Before and after in one run: each against the pass-through, and current / base."""
+    base = res.get("baseline")
+    if not base:
+        return []
+    lines = [
+        f"\nbaseline {base['ref']} ({base['sha'][:10]}) against this tree, same run:",
+        "| config | load | base / pass-through | current / pass-through | current / base |",
+        "|---|---|---|---|---|",
+    ]
+    for cur, old, label in (("godex_lean", "base_lean", "lean"), ("godex", "base", "default")):
+        for load in ("sync_c16", "sync_c64", "stream_c16"):
+            b = _rps_ratio(old, "passthrough", load)(res)
+            c = _rps_ratio(cur, "passthrough", load)(res)
+            cb = _rps_ratio(cur, old, load)(res)
+            lines.append(
+                f"| {label} | {load.replace('_', ' ')} | {_pct(b)} | {_pct(c)} | "
+                f"{'–' if cb is None else f'{cb:.2f}×'} |"
+            )
+    return lines
 
 
 def _loop_table(loop: dict[str, Any], store: str) -> list[str]:

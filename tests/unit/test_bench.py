@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
-from bench.run import median_of, report
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.run import (
+    answer_of,
+    cpu_per_request_us,
+    goals,
+    godex_config,
+    median_of,
+    pick_sections,
+    report,
+    request_body,
+    stream_answer_of,
+)
 
 
 def _load(rps: float, p50: float) -> dict[str, float]:
@@ -61,3 +77,188 @@ def test_report_agent_loop_added_latency_per_turn() -> None:
     assert "| HTTPS keep-alive, store: true, by id | 3.00 | 6.00 | 2.50 | 30.0 |" in text
     assert "| HTTPS keep-alive, store: false, whole history | 4.00 |" in text
     assert "| WebSocket, store: false | 1.50 | 3.00 | 1.00 | 15.0 |" in text
+
+
+def _full(rps: float, stream: float, p99: float = 1.5) -> dict[str, object]:
+    return {
+        "sync_c1": {**_load(rps, 0.5), "p99": p99},
+        "sync_c16": _load(rps, 1.0),
+        "sync_c64": _load(rps, 2.0),
+        "stream_c16": _load(stream, 1.0),
+        "stream_c64": _load(stream, 2.0),
+        "first_c1": {"ttfb_p50": 0.3, "first_delta_p50": 0.4},
+        "first_c16": {"ttfb_p50": 1.0, "first_delta_p50": 1.2},
+    }
+
+
+def _targets_rows(text: str) -> dict[str, tuple[str, str]]:
+    """label -> (measured, result) from the targets block."""
+    block = text.split("\ntargets:\n", 1)[1]
+    rows: dict[str, tuple[str, str]] = {}
+    for line in block.splitlines()[2:]:
+        if not line.startswith("| "):
+            break
+        label, _goal, measured, result = (c.strip() for c in line.strip("|").split("|"))
+        rows[label] = (measured, result)
+    return rows
+
+
+def test_targets_block_pass_fail_and_missing() -> None:
+    paced = {"streams": 256, "rss_growth_mb": 12.0, "slowdown": 1.02, "slowdown_max": 1.1}
+    res: dict[str, Any] = {
+        "sections": ["direct", "passthrough", "godex", "godex_lean", "limits", "paced"],
+        "quick": True,
+        "section_s": {"direct": 30.0, "limits": 12.4},
+        "targets": {
+            "direct": _full(10_000, 9_000, p99=0.5),
+            "passthrough": _full(1_000, 1_000),
+            "godex_lean": {
+                **_full(750, 350),
+                "idle_rss_mb": 48.0,
+                "startup_s": 0.3,
+                "paced256": paced,
+            },
+            "godex": {
+                **_full(500, 300, p99=3.0),
+                "idle_rss_mb": 61.0,
+                "startup_s": 0.4,
+                "paced256": {**paced, "slowdown": 1.2},
+            },
+            "godex_limits_mem": {"sync_c16": _load(490, 1), "stream_c16": _load(297, 1)},
+            "godex_limits_redis": {"sync_c16": _load(400, 1), "stream_c16": _load(270, 1)},
+        },
+    }
+    rows = _targets_rows(report(res))
+    assert rows["lean sync c16 / pass-through"] == ("75%", "PASS")
+    assert rows["lean stream c16 / pass-through"] == ("35%", "FAIL")
+    assert rows["default sync c16 / pass-through"] == ("50%", "FAIL")
+    assert rows["default stream c16 / pass-through"] == ("30%", "PASS")
+    assert rows["default added p99 c=1 (vs direct)"] == ("2.50 ms", "FAIL")
+    assert rows["limits (memory) cost, sync c16"] == ("2%", "PASS")
+    assert rows["limits (Redis) cost, sync c16"] == ("20%", "FAIL")
+    assert rows["limits (Redis) cost, stream c16"] == ("10%", "PASS")
+    assert rows["godex idle RSS"] == ("61.00 MB", "FAIL")
+    assert rows["godex_lean 256 paced: slowdown"] == ("1.02×", "PASS")
+    assert rows["godex 256 paced: slowdown"] == ("1.20×", "FAIL")
+    assert rows["godex startup"] == ("0.40 s", "PASS")
+    # sections that did not run are not passed or failed
+    assert rows["PostgreSQL / SQLite, sync c16"] == ("–", "n/a")
+    assert rows["/v1/messages / responses, stream c16"] == ("–", "n/a")
+    assert rows["2 workers / 1 worker (lean), sync c64"] == ("–", "n/a")
+    assert len(rows) == len(goals())
+    text = report(res)
+    assert "run took 42 s (direct 30, limits 12)" in text
+    assert "(quick run: 16 paced streams, not 256;" in text
+
+
+def test_report_added_p99_cpu_doors_and_baseline() -> None:
+    lean = {**_full(700, 400, p99=2.0), "sync_c16": {**_load(700, 1.0), "cpu_us": 180.0}}
+    res: dict[str, Any] = {
+        "sections": ["direct", "passthrough", "godex", "godex_lean", "doors", "baseline"],
+        "targets": {
+            "direct": _full(10_000, 9_000, p99=0.5),
+            "passthrough": _full(1_000, 1_000),
+            "godex": _full(500, 300, p99=2.0),
+            "godex_lean": lean,
+            "base": _full(400, 200),
+            "base_lean": _full(560, 320),
+        },
+        "doors": {
+            "responses": {"sync_c16": _load(700, 1), "stream_c16": _load(400, 1)},
+            "messages": {"sync_c16": _load(665, 1), "stream_c16": _load(400, 1)},
+            "chat": {"sync_c16": _load(560, 1), "stream_c16": _load(420, 1)},
+        },
+        "baseline": {"ref": "c3fe1c3", "sha": "c3fe1c3" + "0" * 33},
+    }
+    text = report(res)
+    assert "godex added p99 c=1: 1.50 ms (added p50 0.00 ms)" in text
+    assert "godex_lean added p99 c=1: 1.50 ms" in text
+    assert "| cpu µs per request, sync c=16 | – | – | – | 180.00 | – | – |" in text
+    assert "| /v1/messages | 665 | 95% | 400 | 100% |" in text
+    assert "| /v1/chat/completions | 560 | 80% | 420 | 105% |" in text
+    rows = _targets_rows(text)
+    assert rows["/v1/messages / responses, sync c16"] == ("95%", "PASS")
+    assert rows["/v1/chat/completions / responses, sync c16"] == ("80%", "FAIL")
+    assert rows["/v1/chat/completions / responses, stream c16"] == ("105%", "PASS")
+    # before and after: each against the pass-through, then current / base
+    assert "| lean | sync c16 | 56% | 70% | 1.25× |" in text
+    assert "| default | stream c16 | 20% | 30% | 1.50× |" in text
+
+
+def test_report_warns_of_failed_requests() -> None:
+    bad = {**_load(100, 1.0), "errors": 7}
+    res: dict[str, Any] = {"targets": {"godex_limits_mem": {"sync_c16": bad}}}
+    assert "WARNING: godex_limits_mem sync_c16: 7 failed requests" in report(res)
+
+
+def test_cpu_per_request() -> None:
+    assert cpu_per_request_us(0.5, 2_500) == 200.0
+    assert math.isnan(cpu_per_request_us(0.1, 0))
+
+
+def test_pick_sections() -> None:
+    assert pick_sections("doors, limits", None, set()) == ["doors", "limits"]
+    # run order, not the order given
+    assert pick_sections("limits,godex", None, set()) == ["godex", "limits"]
+    everything = pick_sections(None, None, {"litellm"})
+    assert "baseline" not in everything and "litellm" not in everything
+    assert everything[0] == "direct"
+    assert "baseline" in pick_sections(None, "c3fe1c3", set())
+    with pytest.raises(SystemExit):
+        pick_sections("doors,nonsense", None, set())
+    with pytest.raises(SystemExit):
+        pick_sections("baseline", None, set())
+
+
+def test_door_answers_read_exactly() -> None:
+    text = "tok " * 50
+    messages = {
+        "content": [{"type": "text", "text": text}],
+        "usage": {"input_tokens": 12, "output_tokens": 50, "cache_read_input_tokens": 0},
+    }
+    assert answer_of("messages", messages) == (text, (12, 50))
+    sse = "\n".join(
+        [
+            'data: {"type":"content_block_delta","delta":{"type":"text_delta","text":"tok "}}',
+            'data: {"type":"content_block_delta","delta":{"type":"text_delta","text":"tok"}}',
+            'data: {"type":"message_delta","usage":{"input_tokens":12,"output_tokens":50}}',
+        ]
+    )
+    assert stream_answer_of("messages", sse) == ("tok tok", (12, 50))
+    chat = "\n".join(
+        [
+            'data: {"choices":[{"delta":{"content":"a"}}]}',
+            'data: {"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":50}}',
+            "data: [DONE]",
+        ]
+    )
+    assert stream_answer_of("chat", chat) == ("a", (12, 50))
+    assert request_body("messages", False)["max_tokens"] > 0
+    assert request_body("chat", True)["stream_options"] == {"include_usage": True}
+    assert "stream_options" not in request_body("chat", False)
+
+
+def test_limits_config_has_key_and_backend(tmp_path: Path) -> None:
+    cfg = godex_config(tmp_path, 18087, 18090, False, limits="redis", redis_prefix="p:")
+    text = cfg.read_text()
+    assert "backend: redis" in text and 'prefix: "p:"' in text
+    assert "rpm: 1000000000" in text and "tpm: 1000000000" in text
+    # without limits: only the keys an old (baseline) config schema knows
+    plain = godex_config(tmp_path, 18081, 18090, False).read_text()
+    assert "\nauth:" not in plain and "\nlimits:" not in plain
+
+
+def test_limits_cost_against_the_interleaved_reference() -> None:
+    res: dict[str, Any] = {
+        "sections": ["godex", "limits"],
+        "targets": {
+            "godex": {"sync_c16": _load(1_000, 1), "stream_c16": _load(1_000, 1)},
+            "godex_limits_ref": {"sync_c16": _load(500, 1), "stream_c16": _load(400, 1)},
+            "godex_limits_mem": {"sync_c16": _load(480, 1), "stream_c16": _load(400, 1)},
+        },
+    }
+    text = report(res)
+    assert "godex_limits_mem vs godex_limits_ref (same run): sync c16 96%, stream c16 100%" in text
+    rows = _targets_rows(text)
+    assert rows["limits (memory) cost, sync c16"] == ("4%", "PASS")
+    assert rows["limits (memory) cost, stream c16"] == ("0%", "PASS")
