@@ -38,19 +38,31 @@ class Decision:
     usage: tuple[Usage, ...] = ()  # per bucket, for the x-ratelimit headers
 
 
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """What a finished turn adds to its key's budget counters."""
+
+    name: str
+    day: str  # UTC "YYYY-MM-DD"
+    month: str  # UTC "YYYY-MM"
+    micro_usd: int
+    tokens: int
+
+
 class Limiter(Protocol):
     async def admit(self, buckets: tuple[Bucket, ...], window: int) -> Decision:
         """Refuse if any bucket is at a limit; otherwise count one request in every bucket
         and take a concurrency slot where a bucket caps it. All or nothing."""
         ...
 
-    async def release(self, buckets: tuple[Bucket, ...]) -> None:
-        """Give back the concurrency slots ``admit`` took."""
-        ...
-
-    async def charge(self, buckets: tuple[Bucket, ...], window: int, tokens: int) -> None: ...
-    async def spend(self, name: str, day: str, month: str, micro_usd: int, tokens: int) -> None:
-        """Add to a key's budget counters (USD per UTC day, tokens per UTC month)."""
+    async def settle(
+        self, buckets: tuple[Bucket, ...], window: int, tokens: int, spend: Spend | None
+    ) -> tuple[int, int] | None:
+        """After a turn, in one step (one round trip on Redis): give back the concurrency
+        slots ``admit`` took, charge the turn's tokens to every bucket's window, and add
+        ``spend`` to its key's budget counters (USD per UTC day, tokens per UTC month).
+        Returns that key's (micro-USD spent today, tokens this month) after it, when
+        ``spend`` is given."""
         ...
 
     async def spent(self, name: str, day: str, month: str) -> tuple[int, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from godex.limits.base import Bucket, Decision, Usage
+from godex.limits.base import Bucket, Decision, Spend, Usage
 
 
 class MemoryLimiter:
@@ -40,19 +40,22 @@ class MemoryLimiter:
     def _usage(self, buckets: tuple[Bucket, ...]) -> tuple[Usage, ...]:
         return tuple(Usage(self._requests[b.name], self._tokens[b.name]) for b in buckets)
 
-    async def release(self, buckets: tuple[Bucket, ...]) -> None:
+    async def settle(
+        self, buckets: tuple[Bucket, ...], window: int, tokens: int, spend: Spend | None
+    ) -> tuple[int, int] | None:
+        self._roll(window)
         for b in buckets:
             if b.limits.concurrent and self._concurrent[b.name] > 0:
                 self._concurrent[b.name] -= 1
-
-    async def charge(self, buckets: tuple[Bucket, ...], window: int, tokens: int) -> None:
-        self._roll(window)
-        for b in buckets:
-            self._tokens[b.name] += tokens
-
-    async def spend(self, name: str, day: str, month: str, micro_usd: int, tokens: int) -> None:
-        self._budget[f"usd:{name}:{day}"] += micro_usd
-        self._budget[f"tok:{name}:{month}"] += tokens
+            if tokens:
+                self._tokens[b.name] += tokens
+        if spend is None:
+            return None
+        usd = f"usd:{spend.name}:{spend.day}"
+        tok = f"tok:{spend.name}:{spend.month}"
+        self._budget[usd] += spend.micro_usd
+        self._budget[tok] += spend.tokens
+        return self._budget[usd], self._budget[tok]
 
     async def spent(self, name: str, day: str, month: str) -> tuple[int, int]:
         return self._budget[f"usd:{name}:{day}"], self._budget[f"tok:{name}:{month}"]

@@ -6,7 +6,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from godex.limits.base import WINDOW_S, Bucket, Decision, Usage
+from godex.limits.base import WINDOW_S, Bucket, Decision, Spend, Usage
 
 # KEYS: per bucket (requests, tokens, concurrent). ARGV: bucket count, then per bucket
 # (rpm, tpm, concurrent; 0 = no cap), then the window TTL and the concurrency TTL.
@@ -45,18 +45,30 @@ for i = 1, n do
 end
 return out
 """
-_RELEASE = """
-for i = 1, #KEYS do
+# KEYS: the concurrency keys to give back, the token-window keys to charge, then (when there
+# is a spend) the key's budget keys (USD today, tokens this month). ARGV: how many of the first
+# two kinds, the turn's tokens, the window TTL, then micro-USD, budget tokens, budget TTL.
+# Returns {} or, with a spend, {micro-USD today, tokens this month} after it.
+_SETTLE = """
+local nc, nt = tonumber(ARGV[1]), tonumber(ARGV[2])
+local tokens, wttl = tonumber(ARGV[3]), tonumber(ARGV[4])
+for i = 1, nc do
   if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end
 end
-return 0
-"""
-_CHARGE = """
-for i = 1, #KEYS do
-  redis.call('INCRBY', KEYS[i], ARGV[1])
-  redis.call('EXPIRE', KEYS[i], ARGV[2])
+if tokens > 0 then
+  for i = nc + 1, nc + nt do
+    redis.call('INCRBY', KEYS[i], tokens)
+    redis.call('EXPIRE', KEYS[i], wttl)
+  end
 end
-return 0
+if #KEYS == nc + nt then return {} end
+local usd_key, tok_key = KEYS[nc + nt + 1], KEYS[nc + nt + 2]
+local bttl = tonumber(ARGV[7])
+local usd = redis.call('INCRBY', usd_key, tonumber(ARGV[5]))
+redis.call('EXPIRE', usd_key, bttl)
+local tok = redis.call('INCRBY', tok_key, tonumber(ARGV[6]))
+redis.call('EXPIRE', tok_key, bttl)
+return {usd, tok}
 """
 _WHAT = {1: "requests", 2: "tokens", 3: "concurrent"}
 # A crashed instance cannot give its slots back: they expire after this (streams may run long).
@@ -69,8 +81,7 @@ class RedisLimiter:
         self.client: Any = aioredis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
         self.prefix = prefix
         self._admit = self.client.register_script(_ADMIT)
-        self._release = self.client.register_script(_RELEASE)
-        self._charge = self.client.register_script(_CHARGE)
+        self._settle = self.client.register_script(_SETTLE)
 
     def _keys(self, b: Bucket, window: int) -> list[str]:
         p = f"{self.prefix}{b.name}"
@@ -90,22 +101,23 @@ class RedisLimiter:
             return Decision(True, usage=usage)
         return Decision(False, out[1] - 1, _WHAT[out[2]], usage)
 
-    async def release(self, buckets: tuple[Bucket, ...]) -> None:
-        keys = [self._keys(b, 0)[2] for b in buckets if b.limits.concurrent]
-        if keys:
-            await self._release(keys=keys, args=[])
-
-    async def charge(self, buckets: tuple[Bucket, ...], window: int, tokens: int) -> None:
-        keys = [self._keys(b, window)[1] for b in buckets]
-        if keys and tokens:
-            await self._charge(keys=keys, args=[tokens, WINDOW_S * 2])
-
-    async def spend(self, name: str, day: str, month: str, micro_usd: int, tokens: int) -> None:
-        p = f"{self.prefix}budget:{name}"
-        if micro_usd:
-            await self._charge(keys=[f"{p}:usd:{day}"], args=[micro_usd, _BUDGET_TTL_S])
-        if tokens:
-            await self._charge(keys=[f"{p}:tok:{month}"], args=[tokens, _BUDGET_TTL_S])
+    async def settle(
+        self, buckets: tuple[Bucket, ...], window: int, tokens: int, spend: Spend | None
+    ) -> tuple[int, int] | None:
+        conc = [self._keys(b, 0)[2] for b in buckets if b.limits.concurrent]
+        charged = [self._keys(b, window)[1] for b in buckets] if tokens else []
+        keys = conc + charged
+        args = [len(conc), len(charged), tokens, WINDOW_S * 2, 0, 0, _BUDGET_TTL_S]
+        if spend is not None:
+            p = f"{self.prefix}budget:{spend.name}"
+            keys += [f"{p}:usd:{spend.day}", f"{p}:tok:{spend.month}"]
+            args[4], args[5] = spend.micro_usd, spend.tokens
+        elif not keys:
+            return None
+        out = await self._settle(keys=keys, args=args)
+        if spend is None:
+            return None
+        return int(out[0]), int(out[1])
 
     async def spent(self, name: str, day: str, month: str) -> tuple[int, int]:
         p = f"{self.prefix}budget:{name}"

@@ -14,7 +14,7 @@ from fnmatch import fnmatchcase
 from godex.config.schema import GodexConfig, KeyLimits
 from godex.errors import GodexError, RateLimitError
 from godex.gateway.context import RequestContext
-from godex.limits.base import Bucket, Decision, Limiter, periods, reset_in, window_of
+from godex.limits.base import Bucket, Decision, Limiter, Spend, periods, reset_in, window_of
 from godex.limits.memory import MemoryLimiter
 from godex.limits.prices import PriceBook
 from godex.logging import get_logger
@@ -150,21 +150,24 @@ class Admission:
         cost = self.prices.cost(ctx.provider or "", ctx.upstream_model or "", usage)
         ctx.cost_usd = cost
         who = ticket.principal
+        spend = None
+        if who is not None and who.name is not None and (tokens or cost):
+            day, month = periods(time.time())
+            spend = Spend(who.name, day, month, round(cost * 1_000_000), tokens)
+        if not ticket.buckets and spend is None:
+            return
         try:
-            if ticket.buckets:
-                await self.limiter.release(ticket.buckets)
-                if tokens:
-                    await self.limiter.charge(ticket.buckets, window_of(time.time()), tokens)
-            if who is not None and who.name is not None and (tokens or cost):
-                day, month = periods(time.time())
-                await self.limiter.spend(who.name, day, month, round(cost * 1_000_000), tokens)
-                await self._note_spend(who, day, month)
+            totals = await self.limiter.settle(
+                ticket.buckets, window_of(time.time()), tokens, spend
+            )
         except Exception as exc:
             self.metrics.limits_backend_down()
             log.warning("limits_charge_failed", error=type(exc).__name__)
+            return
+        if totals is not None and who is not None:
+            self._note_spend(who, totals[0])
 
-    async def _note_spend(self, who: Principal, day: str, month: str) -> None:
-        micro_usd, _ = await self.limiter.spent(who.name or "", day, month)
+    def _note_spend(self, who: Principal, micro_usd: int) -> None:
         label = self.metrics.key_label(who.name or "")
         remaining = None
         if who.budget.usd_per_day is not None:
