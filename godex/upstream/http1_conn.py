@@ -84,6 +84,7 @@ class Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self.buffered = 0
         self._paused = False
+        self.pauses = 0  # times reading paused for an unread body (tests, diagnostics)
         self._waiter: asyncio.Future[None] | None = None
         self._ticked = False
         # The clocks: a hard bound (headers, then the body's deadline), idle, the caller's tick.
@@ -243,6 +244,7 @@ class Connection(asyncio.Protocol):
         self.buffered += len(body)
         if self.buffered > HIGH_WATER and not self._paused and self.transport is not None:
             self._paused = True
+            self.pauses += 1
             self.transport.pause_reading()
         self._wake()
 
