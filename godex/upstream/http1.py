@@ -94,6 +94,7 @@ class _Response:
             dec = self._decoder
             if dec is not None:
                 raw = dec.decompress(raw) + dec.flush()
+            self.release()  # read to the end: the connection is free now, as with aiohttp
         except EXPECTED as exc:
             self._drop()
             raise translate(exc, r.label, r.url, "body", r.timeouts) from exc
@@ -118,7 +119,9 @@ class _Response:
                     if data:
                         yield data
                 elif conn.done:
-                    if dec is not None and (tail := dec.flush()):
+                    tail = dec.flush() if dec is not None else b""
+                    self.release()  # read to the end: the connection is free now
+                    if tail:
                         yield tail
                     return
                 elif conn.error is not None:

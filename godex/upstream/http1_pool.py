@@ -52,7 +52,7 @@ class Pool:
         stack = self._idle.get(key)
         while stack:
             conn = stack.pop()
-            if not conn.closed:
+            if not conn.closed and conn.error is None:  # not aborted on its way out
                 conn.pooled_until = 0.0
                 return conn
         return None
