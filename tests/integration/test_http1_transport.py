@@ -42,9 +42,12 @@ def event_loop_policy(request: pytest.FixtureRequest) -> asyncio.AbstractEventLo
 class RawServer:
     """Runs ``handler`` for every accepted connection; counts connections and requests."""
 
-    def __init__(self, handler: Handler, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, handler: Handler, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1"
+    ) -> None:
         self.handler = handler
         self.tls = tls
+        self.host = host
         self.connections = 0
         self.requests: list[bytes] = []
         self.eofs = 0  # connections the client closed (read returned EOF)
@@ -53,7 +56,7 @@ class RawServer:
         self.port = 0
 
     async def __aenter__(self) -> RawServer:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
+        self._server = await asyncio.start_server(self._serve, self.host, 0, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -368,6 +371,22 @@ async def test_a_close_after_part_of_the_status_line_is_not_retried(
         err = await _code(transport.open(req(s.url())))
         assert err.code == "provider.connection"
         assert len(s.requests) == 2 and s.connections == 1
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback here")
+async def test_an_ipv6_literal_url(transport: Http1Transport) -> None:
+    async with RawServer(serve_all(lambda _: ok(b"{}")), host="::1") as s:
+        assert await _read(transport, req(s.url("[::1]"))) == (200, b"{}")
+    assert f"Host: [::1]:{s.port}".encode() in s.requests[0].split(b"\r\n")
 
 
 async def test_connection_refused_is_connect_failed(transport: Http1Transport) -> None:
