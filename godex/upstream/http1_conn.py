@@ -160,6 +160,13 @@ class Connection(asyncio.Protocol):
             self._last_rx = self.loop.time()  # the upstream was not idle, we were not reading
             self.transport.resume_reading()
 
+    def park(self, until: float) -> None:
+        """Idle in the pool until ``until`` (loop time), then close."""
+        self.reused = True
+        self._parser = None
+        self.pooled_until = until
+        self._arm(until)
+
     def abort(self) -> None:
         """Drop the connection now (a broken, cancelled or unfinished exchange)."""
         if self.error is None:
@@ -174,7 +181,7 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         parser = self._parser
-        if parser is None:  # bytes while pooled: the upstream is confused, never reuse it
+        if parser is None or self.done:  # bytes nobody asked for: never reuse this connection
             self.abort()
             return
         self._got_byte = True

@@ -58,9 +58,7 @@ class Pool:
         return None
 
     def put(self, conn: Connection) -> None:
-        conn.reused = True
-        conn.pooled_until = self.loop.time() + KEEPALIVE_S
-        conn._arm(conn.pooled_until)
+        conn.park(self.loop.time() + KEEPALIVE_S)
         self._idle.setdefault(conn.key, []).append(conn)
 
     def _lost(self, conn: Connection) -> None:

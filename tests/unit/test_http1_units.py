@@ -186,3 +186,14 @@ def test_a_dns_failure_is_connect_failed_and_says_why() -> None:
     except ConnectFailed as exc:
         err = translate(exc, "ds", "http://no.such.host/x", "open", T)
     assert err.code == "provider.connect_failed" and "Name or service not known" in err.message
+
+
+def test_bytes_after_a_complete_answer_make_the_connection_unusable(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    conn, fake = _conn(loop)
+    conn.data_received(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+    assert conn.done and conn.error is None
+    conn.data_received(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+    assert conn.status == 200 and conn.take() == b"ok"  # the answer stays as it was
+    assert fake.aborted and conn.error is not None  # and the connection is never pooled
