@@ -43,6 +43,7 @@ BACKENDS = ("sqlite", "memory", "postgres")
 TRACE_BACKENDS = ("sqlite", "postgres")
 # Backends all instances of a deployment share: the sealing secret and pruner lease live there.
 SHARED_BACKENDS = ("postgres",)
+UPSTREAM_TRANSPORTS = ("builtin", "aiohttp")
 WEB_SEARCH_MODES = ("auto", "provider_native", "godex_managed", "disabled")
 # Header names whose values `config print` masks.
 SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie", re.I)
@@ -489,6 +490,15 @@ class Prices(Kind):
 
 
 @dataclass(frozen=True, slots=True)
+class UpstreamConfig:
+    """The HTTP client GodeX calls providers with."""
+
+    # builtin: GodeX's own HTTP/1.1 client (godex/upstream/http1.py, the leaner one);
+    # aiohttp: aiohttp's client (godex/upstream/aiohttp_transport.py).
+    transport: str = key("builtin", Choice("transport", *UPSTREAM_TRANSPORTS))
+
+
+@dataclass(frozen=True, slots=True)
 class TelemetryConfig:
     # OTLP/HTTP collector base URL (spans go to <it>/v1/traces); unset: no export. Needs the
     # optional extra: pip install 'godex[otel]'.
@@ -526,6 +536,7 @@ class GodexConfig:
     resilience: ResilienceConfig = field(
         default_factory=ResilienceConfig, metadata=sub(ResilienceConfig)
     )
+    upstream: UpstreamConfig = field(default_factory=UpstreamConfig, metadata=sub(UpstreamConfig))
     auth: AuthConfig = field(default_factory=AuthConfig, metadata=sub(AuthConfig))
     limits: LimitsConfig = field(default_factory=LimitsConfig, metadata=sub(LimitsConfig))
     # Overrides and additions to the built-in prices (godex/limits/prices.py).

@@ -24,8 +24,8 @@ from godex.providers.runtime import ProviderRuntime, build_runtime
 from godex.sessions.factory import open_store
 from godex.sessions.store import SessionStore
 from godex.trace.recorder import NoopRecorder, TraceRecorder, make_recorder
-from godex.upstream.aiohttp_transport import AiohttpTransport
 from godex.upstream.breaker import BreakerPolicy
+from godex.upstream.http1 import Http1Transport
 from godex.upstream.retry import RetryPolicy
 from godex.upstream.transport import Transport
 
@@ -123,6 +123,15 @@ def build_runtimes(
     return runtimes, unsupported
 
 
+def make_transport(config: GodexConfig) -> Transport:
+    """The configured upstream client: the built-in HTTP/1.1 one unless aiohttp is asked for."""
+    if config.upstream.transport == "aiohttp":
+        from godex.upstream.aiohttp_transport import AiohttpTransport  # loaded only when chosen
+
+        return AiohttpTransport()
+    return Http1Transport()
+
+
 def build_services(config: GodexConfig, transport: Transport | None = None) -> Services:
     breaker_log = BreakerLog()
     runtimes, unsupported = build_runtimes(config, breaker_log)
@@ -130,7 +139,7 @@ def build_services(config: GodexConfig, transport: Transport | None = None) -> S
         config=config,
         router=ModelRouter(config, runtimes),
         unsupported=unsupported,
-        transport=transport or AiohttpTransport(),
+        transport=transport or make_transport(config),
         sealer=Sealer(load_secret(config)),
         recorder=make_recorder(config.trace),
         sessions=open_store(config.session),

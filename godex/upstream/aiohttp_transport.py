@@ -1,5 +1,8 @@
 """The upstream transport on one pooled aiohttp session; the only module that imports aiohttp.
 
+The alternative to the built-in ``http1`` client (``upstream.transport: aiohttp``); its error
+codes and messages are the contract both keep.
+
 Every aiohttp or OS error becomes a typed ``ProviderError`` in ``_mapped`` and nowhere else, so
 each timeout is reported under its own name (a connect timeout is not a first-byte timeout).
 """

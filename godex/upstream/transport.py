@@ -1,8 +1,11 @@
 """The one interface of the upstream layer: open an exchange, get status, headers, body or chunks.
 
-Everything above this layer talks to a ``Transport``; exactly one module knows the HTTP client
-(``aiohttp_transport``), and it turns every client or OS error into a typed ``ProviderError`` in
-one place. A test can swap in ``MemoryTransport`` without sockets.
+Everything above this layer talks to a ``Transport``. The default is the built-in HTTP/1.1
+client (``http1``, with ``http1_pool`` and ``http1_conn``), which turns every OS, TLS, parser
+and zlib error into a typed ``ProviderError`` in one place (``http1_errors.translate``);
+``aiohttp_transport`` is the alternative (``upstream.transport: aiohttp``), the only module
+that imports aiohttp, with the same codes and messages. A test can swap in ``MemoryTransport``
+without sockets.
 """
 
 from __future__ import annotations

@@ -257,7 +257,8 @@ def test_connection_refused_is_a_typed_502(tmp_path: Path) -> None:
 def test_transport_errors_map_to_one_typed_error_each(
     raise_it: Callable[[], Any], code: str
 ) -> None:
-    """DNS failure and connect timeouts cannot be caused on loopback; the one mapping is."""
+    """DNS failure and connect timeouts cannot be caused on loopback; the one mapping is (this is
+    the aiohttp alternative's; the built-in client's is in tests/unit/test_http1_units.py)."""
     with pytest.raises(GodexError) as caught, _mapped("ds", "http://h", "open", Timeouts()):
         next(raise_it())
     assert caught.value.code == code

@@ -17,12 +17,14 @@ from godex.gateway.websearch import (
     sources,
 )
 from godex.upstream.aiohttp_transport import AiohttpTransport
+from godex.upstream.http1 import Http1Transport
+from godex.upstream.transport import Transport
 from tests.fakes.replay_upstream import FakeUpstream, Reply
 
 
-@pytest.fixture
-async def transport() -> AsyncIterator[AiohttpTransport]:
-    t = AiohttpTransport()
+@pytest.fixture(params=[Http1Transport, AiohttpTransport], ids=["builtin", "aiohttp"])
+async def transport(request: pytest.FixtureRequest) -> AsyncIterator[Transport]:
+    t: Transport = request.param()
     await t.start()
     try:
         yield t
@@ -31,7 +33,7 @@ async def transport() -> AsyncIterator[AiohttpTransport]:
 
 
 async def test_zhipu_search_sends_its_shape_and_reads_search_result(
-    upstream: FakeUpstream, transport: AiohttpTransport
+    upstream: FakeUpstream, transport: Transport
 ) -> None:
     upstream.push(
         Reply.json(
@@ -55,7 +57,7 @@ async def test_zhipu_search_sends_its_shape_and_reads_search_result(
 
 
 async def test_tavily_search_sends_its_shape_and_reads_results(
-    upstream: FakeUpstream, transport: AiohttpTransport
+    upstream: FakeUpstream, transport: Transport
 ) -> None:
     upstream.push(
         Reply.json({"results": [{"title": "T", "url": "https://t.example", "content": "c"}]})
@@ -69,7 +71,7 @@ async def test_tavily_search_sends_its_shape_and_reads_results(
 
 
 async def test_a_failing_search_is_a_typed_error_without_the_key(
-    upstream: FakeUpstream, transport: AiohttpTransport
+    upstream: FakeUpstream, transport: Transport
 ) -> None:
     upstream.push(Reply.json({"error": {"message": "bad key tvly-secret"}}, status=401))
     backend = TavilySearch(transport, upstream.base_url, "tvly-secret", 5000)
@@ -80,7 +82,7 @@ async def test_a_failing_search_is_a_typed_error_without_the_key(
 
 
 async def test_a_slow_search_times_out_as_a_typed_error(
-    upstream: FakeUpstream, transport: AiohttpTransport
+    upstream: FakeUpstream, transport: Transport
 ) -> None:
     release = threading.Event()
     upstream.push(Reply.json({"results": []}, headers_after=release))

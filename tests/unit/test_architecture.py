@@ -144,6 +144,40 @@ def test_aiohttp_is_imported_in_exactly_one_module() -> None:
     assert users == ["godex.upstream.aiohttp_transport"]
 
 
+def test_the_http_client_parser_stays_in_the_upstream_layer() -> None:
+    """httptools parses requests for the server and answers for the built-in upstream client;
+    no other layer parses HTTP."""
+    users = sorted(
+        _module(f)
+        for f in ROOT.rglob("*.py")
+        if any(
+            (isinstance(n, ast.Import) and any(a.name == "httptools" for a in n.names))
+            or (isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] == "httptools")
+            for n in ast.walk(ast.parse(f.read_text()))
+        )
+    )
+    assert [u for u in users if not u.startswith("godex.server.")] == [
+        "godex.upstream.http1_conn",
+        "godex.upstream.http1_errors",
+    ]
+
+
+def test_the_default_transport_does_not_load_aiohttp() -> None:
+    """The aiohttp transport is imported only when the config asks for it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, godex.server.app, godex.gateway.wiring as w; "
+        "from godex.config.schema import GodexConfig; "
+        "w.make_transport(GodexConfig()); print('aiohttp' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT.parent
+    )
+    assert out.stdout.strip() == "False"
+
+
 def test_the_scan_sees_an_upward_import(tmp_path: Path) -> None:
     """The scanner itself can fail: a lower layer importing a higher one is reported."""
     assert RANK[_layer("godex.gateway.core")] > RANK[_layer("godex.bridge.plan")]

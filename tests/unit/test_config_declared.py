@@ -146,6 +146,7 @@ def test_every_declaration_sits_in_field_metadata() -> None:
         "compaction",
         "web_search",
         "resilience",
+        "upstream",
         "auth",
         "limits",
         "prices",
@@ -511,3 +512,16 @@ def test_serve_accepts_the_typescript_level_names(
     _write(tmp_path, OK_PROVIDER)
     assert cli_env.invoke(main, ["serve", "--log-level", "warn"]).exit_code == 0
     assert seen[-1].logging.level == "warning"
+
+
+def test_the_upstream_transport_is_a_choice(tmp_path: Path) -> None:
+    from godex.gateway.wiring import make_transport
+    from godex.upstream.aiohttp_transport import AiohttpTransport
+    from godex.upstream.http1 import Http1Transport
+
+    cfg, _ = _load(tmp_path, OK_PROVIDER)
+    assert cfg.upstream.transport == "builtin" and isinstance(make_transport(cfg), Http1Transport)
+    cfg, _ = _load(tmp_path, OK_PROVIDER + "upstream: {transport: aiohttp}\n")
+    assert isinstance(make_transport(cfg), AiohttpTransport)
+    problems = _problems(tmp_path, OK_PROVIDER + "upstream: {transport: curl}\n")
+    assert len(problems) == 1 and problems[0].startswith("upstream.transport:")
