@@ -23,7 +23,6 @@ from godex.gateway.context import RequestContext
 from godex.gateway.history import History
 from godex.gateway.pipeline import (
     Pipeline,
-    deadline_exceeded,
     encode_json,
     error_from_delta,
     scrub_errors,
@@ -172,10 +171,7 @@ async def _open_one(
     upstream = await pipeline.call(route, payload, ctx, deadline=deadline)
     if not stream:
         try:
-            async with asyncio.timeout_at(deadline):
-                raw = await upstream.read()
-        except TimeoutError as exc:
-            raise deadline_exceeded(route) from exc
+            raw = await upstream.read()  # the transport bounds it by the request's deadline
         finally:
             upstream.release()
         spec = route.spec

@@ -71,8 +71,20 @@ class _Response:
 
     async def read(self) -> bytes:
         r = self._request
-        with _mapped(r.label, r.url, "body", r.timeouts):
-            return await self._resp.read()
+        try:
+            with _mapped(r.label, r.url, "body", r.timeouts):
+                if r.deadline is None:
+                    return await self._resp.read()
+                async with asyncio.timeout_at(r.deadline):
+                    return await self._resp.read()
+        except UpstreamTimeout as exc:
+            if r.deadline is not None and asyncio.get_running_loop().time() >= r.deadline:
+                raise UpstreamTimeout(
+                    f"{r.label}: the upstream exchange took longer than "
+                    f"{r.timeouts.total_ms} ms (timeout_ms)",
+                    code="provider.deadline_exceeded",
+                ) from exc
+            raise
 
     async def chunks(self, tick_s: float) -> AsyncIterator[bytes | None]:
         r = self._request

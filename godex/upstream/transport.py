@@ -41,7 +41,8 @@ class UpstreamResponse(Protocol):
     headers: Mapping[str, str]
 
     async def read(self) -> bytes:
-        """The whole body (errors and non-streaming answers)."""
+        """The whole body (errors and non-streaming answers), by the request's deadline
+        (``provider.deadline_exceeded`` past it)."""
         ...
 
     def chunks(self, tick_s: float) -> AsyncIterator[bytes | None]:
