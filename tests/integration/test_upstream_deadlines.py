@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
+from godex.config.schema import UpstreamConfig
 from godex.errors import GodexError
 from godex.upstream.aiohttp_transport import _mapped
 from godex.upstream.transport import Timeouts
@@ -18,12 +20,18 @@ from tests.support.gateway import RunningGateway, make_config, provider, run_gat
 from tests.support.stream_checker import check_stream, sse_events
 
 
-@pytest.fixture(scope="module")
-def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningGateway, FakeUpstream]]:
+@pytest.fixture(scope="module", params=["builtin", "aiohttp"])
+def gw(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[tuple[RunningGateway, FakeUpstream]]:
+    # Both transports: each bounds a whole-body read by the request's deadline itself.
     tmp: Path = tmp_path_factory.mktemp("deadline")
     with FakeUpstream() as upstream:
         ds = provider("ds", "deepseek", upstream.base_url, timeout_ms=800)
-        with run_gateway(make_config(tmp, [ds])) as gateway:
+        cfg = dataclasses.replace(
+            make_config(tmp, [ds]), upstream=UpstreamConfig(transport=request.param)
+        )
+        with run_gateway(cfg) as gateway:
             yield gateway, upstream
 
 
