@@ -50,7 +50,6 @@ from godex.server.reload import ConfigSource, keep_restart_only, needs_restart
 from godex.server.responses import ResponsesHandler, note_error, unexpected
 from godex.server.state import AppState
 from godex.server.stored import StoredResponsesHandler
-from godex.server.ui import dispatch as ui_dispatch
 from godex.server.ui.live import InFlight
 from godex.server.websocket import WebSocketDoor
 from godex.telemetry import NoTelemetry, OtlpTelemetry, make_telemetry
@@ -365,7 +364,9 @@ class GodexApp:
             await send({"type": "http.response.body", "body": body})
             return
         if path == "/ui" or path.startswith("/ui/"):
-            return await ui_dispatch(self, scope, receive, send)
+            from godex.server.ui.routes import dispatch  # loaded on the first /ui request
+
+            return await dispatch(self, scope, receive, send)
         if path.startswith("/admin/"):
             who = await self._authenticate(scope, ctx)
             await self.admin.dispatch(method, path, who, receive, send)

@@ -1,5 +1,5 @@
-"""The admin dashboard at /ui: login, overview, requests, keys, live (issue 23)."""
+"""The admin dashboard at /ui: login, overview, requests, keys, live (issue 23).
 
-from godex.server.ui.routes import dispatch
-
-__all__ = ["dispatch"]
+Nothing is imported here: the app loads ``routes`` (and the trace readers behind it) on the
+first /ui request, so a gateway that never serves the dashboard never pays for its modules.
+"""
