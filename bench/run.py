@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import compileall
+import contextlib
 import datetime as dt
 import json
 import os
@@ -56,6 +57,8 @@ CLIENT_KEY = "sk-bench-client-" + "5" * 32
 # all its work (admit, count, charge) and never refuses.
 NEVER_REFUSE = 1_000_000_000
 PACED_STREAMS, PACED_STREAMS_QUICK = 256, 16
+# The side-by-side loads: name -> (stream, connections).
+SIDE_BY_SIDE_LOADS = {"sync_c16": (False, 16), "sync_c64": (False, 64), "stream_c16": (True, 16)}
 PACED_KEY = f"paced{PACED_STREAMS}"
 # The sections of a run, in the order they run (``--only`` picks some).
 SECTIONS = (
@@ -63,6 +66,7 @@ SECTIONS = (
     "passthrough",
     "godex",
     "godex_lean",
+    "side_by_side",
     "doors",
     "limits",
     "paced",
@@ -921,6 +925,57 @@ class Bench:
         t = Target("godex_lean", GX_LEAN, "/v1/responses")
         self._measure_godex(t, godex_config(self.tmp, GX_LEAN, UP, True))
 
+    def side_by_side(self) -> None:
+        """The pass-through, godex and godex_lean (and, with ``--baseline``, the ref's two)
+        serving at once and loaded in turn, run by run: the ratios the targets are read from.
+
+        Loads minutes apart on this machine drift by more than the differences measured (the
+        pass-through alone moved 2.4k-4.2k req/s in one afternoon); loads seconds apart do not.
+        """
+        ts = [
+            Target("passthrough", PASS, "/v1/chat/completions", api="chat"),
+            Target("godex", GX, "/v1/responses"),
+            Target("godex_lean", GX_LEAN, "/v1/responses"),
+        ]
+        trees: dict[str, Path | None] = {}
+        with contextlib.ExitStack() as stack:
+            if self.args.baseline:
+                tree, sha = stack.enter_context(baseline_tree(self.args.baseline, self.tmp))
+                self.res["baseline"] = {"ref": self.args.baseline, "sha": sha}
+                ts += [
+                    Target("base", GX_BASE, "/v1/responses"),
+                    Target("base_lean", GX_BASE_LEAN, "/v1/responses"),
+                ]
+                trees = {"base": tree, "base_lean": tree}
+            try:
+                for t in ts:
+                    if t.name == "passthrough":
+                        start_passthrough(t, UP, self.logs)
+                    else:
+                        lean = t.name.endswith("_lean")
+                        cfg = godex_config(self.tmp, t.port, UP, lean)
+                        start_godex(t, cfg, self.logs, tree=trees.get(t.name))
+                got: dict[str, dict[str, list[dict[str, float]]]] = {}
+                for t in ts:
+                    check(t)
+                    wrk(t, False, 16, 1)  # warm-up
+                    wrk(t, True, 16, 1)
+                    got[t.name] = {load: [] for load in SIDE_BY_SIDE_LOADS}
+                for _ in range(self.runs):
+                    for load, (stream, conns) in SIDE_BY_SIDE_LOADS.items():
+                        for t in ts:
+                            assert t.proc is not None
+                            got[t.name][load].append(
+                                wrk(t, stream, conns, self.seconds, t.proc.pid)
+                            )
+                self.res["side_by_side"] = {
+                    name: {load: median_of(runs) for load, runs in by.items()}
+                    for name, by in got.items()
+                }
+            finally:
+                for t in ts:
+                    stop(t.proc)
+
     def doors(self) -> None:
         """The three doors of one godex_lean process, interleaved run by run (same drift)."""
         paths = {
@@ -1074,6 +1129,7 @@ class Bench:
             "passthrough": self.passthrough,
             "godex": self.godex,
             "godex_lean": self.godex_lean,
+            "side_by_side": self.side_by_side,
             "doors": self.doors,
             "limits": self.limits,
             "paced": self.paced_streams,
@@ -1182,7 +1238,16 @@ def _t(name: str, *path: str) -> Callable[[dict[str, Any]], Any]:
 
 
 def _rps_ratio(a: str, b: str, load: str) -> Callable[[dict[str, Any]], float | None]:
-    return lambda res: _ratio(_t(a, load, "rps")(res), _t(b, load, "rps")(res))
+    """a / b in throughput: from the side-by-side loads when both ran there, else from their
+    own sections."""
+
+    def get(res: dict[str, Any]) -> float | None:
+        side = res.get("side_by_side") or {}
+        if a in side and b in side and load in side[a]:
+            return _ratio(side[a][load]["rps"], side[b][load]["rps"])
+        return _ratio(_t(a, load, "rps")(res), _t(b, load, "rps")(res))
+
+    return get
 
 
 def _limits_ref(res: dict[str, Any]) -> str:
@@ -1432,6 +1497,7 @@ def report(res: dict[str, Any]) -> str:
             if _rps_ratio("godex_lean_2w", "godex_lean", load)(res) is not None
         ]
         lines.append("godex_lean 2 workers vs 1: " + ", ".join(parts))
+    lines.extend(_side_by_side_table(res))
     lines.extend(_doors_table(res))
     lines.extend(_baseline_lines(res))
     if "upstream_cpu_share" in res:
@@ -1491,13 +1557,37 @@ def _doors_table(res: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _side_by_side_table(res: dict[str, Any]) -> list[str]:
+    side = res.get("side_by_side")
+    if not side:
+        return []
+    lines = [
+        "\nside by side (all serving at once, loaded in turn run by run; the targets' ratios):",
+        "| target | " + " | ".join(f"{load} req/s | vs pass-through | cpu µs" for load in
+                                   SIDE_BY_SIDE_LOADS) + " |",
+        "|---" * (1 + 3 * len(SIDE_BY_SIDE_LOADS)) + "|",
+    ]  # fmt: skip
+    for name, by in side.items():
+        cells = []
+        for load in SIDE_BY_SIDE_LOADS:
+            r = by.get(load, {})
+            cells += [
+                f"{r.get('rps', float('nan')):,.0f}",
+                _pct(_rps_ratio(name, "passthrough", load)(res)),
+                f"{r.get('cpu_us', float('nan')):.0f}",
+            ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _baseline_lines(res: dict[str, Any]) -> list[str]:
     """Before and after in one run: each against the pass-through, and current / base."""
     base = res.get("baseline")
     if not base:
         return []
     lines = [
-        f"\nbaseline {base['ref']} ({base['sha'][:10]}) against this tree, same run:",
+        f"\nbaseline {base['ref']} ({base['sha'][:10]}) against this tree, same run (side by"
+        " side when that section ran):",
         "| config | load | base / pass-through | current / pass-through | current / base |",
         "|---|---|---|---|---|",
     ]
