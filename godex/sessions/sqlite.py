@@ -1,7 +1,7 @@
 """SQLite store: WAL mode, versioned schema, all I/O on one dedicated thread.
 
-The event loop never touches the database: every call is a job for a single-thread executor
-that owns the connection. WAL lets several worker processes share one file.
+The event loop never touches the database: every call is a job for the one thread that owns
+the connection (``db_thread``). WAL lets several worker processes share one file.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import functools
 import sqlite3
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import msgspec
 
 from godex.sessions.conversations import Conversation, conversation_items
+from godex.sessions.db_thread import DbThread
 from godex.sessions.group_commit import GroupCommit, Row, response_row
 from godex.sessions.store import KeyRecord, Order, StoredResponse, page
 from godex.sqlite_db import connect
@@ -116,7 +116,7 @@ def open_db(path: str) -> sqlite3.Connection:
 class SqliteStore:
     def __init__(self, path: str) -> None:
         self.path = path
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="godex-sessions")
+        self._thread = DbThread("godex-sessions")
         self._conn: sqlite3.Connection | None = None
         # Group commit: puts that arrive while a write is in flight go out together in the
         # next transaction, so under load a thread hand-off is paid per batch, not per request.
@@ -152,8 +152,7 @@ class SqliteStore:
             conn.close()
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, lambda: fn(self._db()))
+        return await self._thread.run(lambda: fn(self._db()))
 
     async def put(self, rec: StoredResponse) -> None:
         await self._commits.put(response_row(rec))
@@ -374,7 +373,7 @@ class SqliteStore:
 
         if self._conn is not None:
             await self._run(shut)
-        self._pool.shutdown(wait=True)
+        await asyncio.get_running_loop().run_in_executor(None, self._thread.close)
         self._closing.set()
         if self._checkpointer is not None:
             self._checkpointer.join(10)
