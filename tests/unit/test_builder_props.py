@@ -106,6 +106,13 @@ def _run(deltas: list[Delta], stream: bool, summary: bool) -> tuple[list[dict[st
     return events, b.response
 
 
+def _shape(r: dict[str, Any]) -> Any:
+    """A response without what differs between two runs of the same deltas (ids, times)."""
+    r = {k: v for k, v in r.items() if k not in ("completed_at",)}
+    r["output"] = [{k: v for k, v in i.items() if k != "id"} for i in r["output"]]
+    return r
+
+
 @settings(max_examples=300, deadline=None)
 @given(delta_runs(), st.booleans())
 def test_every_delta_sequence_gives_a_valid_stream(deltas: list[Delta], summary: bool) -> None:
@@ -134,13 +141,8 @@ def test_sync_and_stream_agree(deltas: list[Delta], summary: bool) -> None:
     _, streamed = _run(deltas, True, summary)
     _, synced = _run(deltas, False, summary)
 
-    def shape(r: dict[str, Any]) -> Any:
-        r = {k: v for k, v in r.items() if k not in ("completed_at",)}
-        r["output"] = [{k: v for k, v in i.items() if k != "id"} for i in r["output"]]
-        return r
-
     if any(isinstance(d, (Finish, UpstreamError)) for d in deltas):
-        assert shape(streamed) == shape(synced)
+        assert _shape(streamed) == _shape(synced)
 
 
 def test_custom_tool_arguments_stream_as_raw_input() -> None:
@@ -179,12 +181,7 @@ def test_a_read_coalesced_into_fewer_deltas_builds_the_same_response(
     _, whole = _run(deltas, stream, summary)
     _, fewer = _run(joined, stream, summary)
 
-    def shape(r: dict[str, Any]) -> Any:
-        r = {k: v for k, v in r.items() if k not in ("completed_at",)}
-        r["output"] = [{k: v for k, v in i.items() if k != "id"} for i in r["output"]]
-        return r
-
-    assert shape(fewer) == shape(whole)
+    assert _shape(fewer) == _shape(whole)
 
 
 def test_a_burst_of_text_chunks_becomes_one_delta_but_leading_blank_lines_stay_apart() -> None:
