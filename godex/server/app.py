@@ -239,6 +239,10 @@ class GodexApp:
             await state.sessions.close()
         await asyncio.get_running_loop().run_in_executor(None, state.recorder.stop)
         await asyncio.get_running_loop().run_in_executor(None, self.telemetry.shutdown)
+        if "ui_dashboard" in state.extra:  # the dashboard ran: its trace reader closes too
+            from godex.server.ui import routes
+
+            await asyncio.get_running_loop().run_in_executor(None, routes.close, self)
         self.state.metrics.close()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

@@ -3,6 +3,7 @@ write actions only with the session's CSRF token."""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import subprocess
@@ -18,7 +19,7 @@ import uvicorn
 
 from godex.server.runner import _uvicorn_options, create_app
 from godex.server.ui import auth
-from tests.fakes.replay_upstream import FakeUpstream
+from tests.fakes.replay_upstream import FakeUpstream, Reply, completion_body
 from tests.support.gateway import run_gateway
 from tests.ui.conftest import ADMIN, CLIENT, ui_config
 
@@ -184,3 +185,27 @@ def test_admin_key_ok_reads_auth_admin_keys_when_present(
     config: Any, token: str | None, expected: bool
 ) -> None:
     assert auth.admin_key_ok(SimpleNamespace(config=config), token) is expected
+
+
+def test_the_dashboards_trace_reader_closes_with_the_gateway(
+    upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    upstream.push(Reply(body=json.dumps(completion_body("hi")).encode()))
+    with run_gateway(ui_config(tmp_path, upstream.base_url)) as gw:
+        served = httpx.post(
+            gw.base_url + "/v1/responses",
+            json={"model": "gpt-5.5", "input": "x"},
+            headers={"authorization": f"Bearer {CLIENT}"},
+        )
+        assert served.status_code == 200
+        ok = _login(gw.base_url, ADMIN)
+        with httpx.Client(base_url=gw.base_url, cookies=ok.cookies) as client:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:  # until the trace writer's batch is in
+                series = client.get("/ui/api/overview?range=hour").json()["series"]
+                if sum(p["n"] for p in series):
+                    break
+        board = gw.app.state.services.extra["ui_dashboard"]
+        assert board.reads._reader is not None and board.reads._reader._reader is not None
+    assert "ui_dashboard" not in gw.app.state.services.extra
+    assert board.reads._reader is None

@@ -348,6 +348,13 @@ async def _redirect(
     await send_bytes(send, 303, b"", headers)
 
 
+def close(app: App) -> None:
+    """At shutdown: the dashboard's trace reader (a connection of its own), if it was used."""
+    board = app.state.services.extra.pop("ui_dashboard", None)
+    if isinstance(board, Dashboard):
+        board.reads.close()
+
+
 def dispatch_for(app: App) -> Dashboard:
     """The dashboard of an app, made on first use (it holds the sessions)."""
     extra = app.state.services.extra
