@@ -80,19 +80,12 @@ def page_of_requests(
     payloads; ``more`` says whether another page follows."""
     limit = max(1, min(limit, MAX_PAGE))
     offset = max(0, offset)
-    clauses: list[str] = []
-    args: list[Any] = []
-    for name, column in PAGE_FILTERS.items():
-        value = filters.get(name)
-        if value:
-            clauses.append(f"{column} = ?")
-            args.append(value)
-    if since is not None:
-        clauses.append("ts >= ?")
-        args.append(since)
-    if until is not None:
-        clauses.append("ts < ?")
-        args.append(until)
+    clauses, args = _conditions(
+        [(column, filters.get(name)) for name, column in PAGE_FILTERS.items()],
+        since,
+        until,
+        until_op="<",
+    )
     if text:
         needle = text.encode()
         contains = db.dialect.contains
@@ -191,19 +184,37 @@ def _filters(
     since_ts: float | None,
     until_ts: float | None,
 ) -> tuple[str, list[Any]]:
+    clauses, args = _conditions(
+        [("requested_model", model), ("provider", provider), ("status", status)],
+        since_ts,
+        until_ts,
+        until_op="<=",
+    )
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), args
+
+
+def _conditions(
+    equal: list[tuple[str, str | None]],
+    since: float | None,
+    until: float | None,
+    *,
+    until_op: str,
+) -> tuple[list[str], list[Any]]:
+    """``column = ?`` for each given value, and the time range (``until_op``: ``<`` for a
+    half-open range, ``<=`` for the CLI's inclusive one)."""
     clauses: list[str] = []
     args: list[Any] = []
-    for column, value in (("requested_model", model), ("provider", provider), ("status", status)):
+    for column, value in equal:
         if value:
             clauses.append(f"{column} = ?")
             args.append(value)
-    if since_ts is not None:
+    if since is not None:
         clauses.append("ts >= ?")
-        args.append(since_ts)
-    if until_ts is not None:
-        clauses.append("ts <= ?")
-        args.append(until_ts)
-    return ("WHERE " + " AND ".join(clauses) if clauses else ""), args
+        args.append(since)
+    if until is not None:
+        clauses.append(f"ts {until_op} ?")
+        args.append(until)
+    return clauses, args
 
 
 def _clean(row: dict[str, Any]) -> dict[str, Any]:
