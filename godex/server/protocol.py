@@ -1,4 +1,5 @@
-"""uvicorn's httptools protocol with an OpenAI-shaped body for HTTP-level 400s.
+"""uvicorn's httptools protocol with an OpenAI-shaped body for HTTP-level 400s, writing through
+a corked transport (``server/cork.py``: one send per loop pass, not one per ASGI message).
 
 Requests the HTTP parser rejects (bad request line, bad chunked framing, a CR inside a header
 value ...) never reach the app; uvicorn answers them with plain text. Clients parse every error
@@ -7,8 +8,12 @@ body as ``{"error": {...}}``, so this class answers those in the same shape as t
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from godex.server.cork import CorkedTransport
 
 _MESSAGE = "Invalid HTTP request received: the request could not be parsed."
 _BODY = msgspec.json.encode(
@@ -25,6 +30,11 @@ _BODY = msgspec.json.encode(
 
 
 class GodexHttpToolsProtocol(HttpToolsProtocol):
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        # Every write of the connection (responses, uvicorn's own errors and closes, and a
+        # WebSocket upgraded from it) goes through the cork, so their order is kept.
+        super().connection_made(CorkedTransport(transport, self.loop))
+
     def send_400_response(self, msg: str) -> None:
         content = [STATUS_LINE[400]]
         for name, value in self.server_state.default_headers:
