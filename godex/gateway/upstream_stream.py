@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 from godex.errors import GodexError, UpstreamTimeout
 from godex.gateway.pipeline import deadline_exceeded, scrub_errors
@@ -15,6 +16,7 @@ from godex.gateway.routing import Route
 from godex.protocol.deltas import Delta, ReasoningDelta, TextDelta, ToolCallDelta, UpstreamError
 from godex.upstream.decode import decode_payload, decode_plain_payloads
 from godex.upstream.sse import SSEReader
+from godex.upstream.text_frames import TextFrames
 from godex.upstream.transport import UpstreamResponse
 
 
@@ -26,6 +28,8 @@ class UpstreamStream:
         self.route = route
         self.upstream = upstream
         self._normalizer = spec.hooks.stream_normalizer(spec)
+        # Plain text chunks read by their frame, where the normaliser allows it.
+        self._frames = TextFrames() if self._normalizer.takes_text_frames else None
         self._reader = SSEReader()
         self._loop = asyncio.get_running_loop()
         self._idle = route.provider.timeouts.idle_ms / 1000
@@ -57,16 +61,11 @@ class UpstreamStream:
             payloads = self._reader.feed(chunk)
             if payloads:
                 self._last_data = now
-                normalize = self._normalizer.feed
                 try:
-                    plain = decode_plain_payloads(payloads)
-                    if plain is not None:
-                        for obj in plain:
-                            out += normalize(obj)
+                    if self._frames is not None and self._frames.known:
+                        self._framed(payloads, out)
                     else:
-                        for data in payloads:
-                            for obj in decode_payload(data, strict=True):
-                                out += normalize(obj)
+                        self._decoded(payloads, out)
                 except GodexError as err:
                     if not out:
                         raise
@@ -87,6 +86,50 @@ class UpstreamStream:
             scrub_errors(out, self.route)
         return coalesced(out) if len(out) > 2 else out
 
+    def _framed(self, payloads: list[bytes], out: list[Delta]) -> None:
+        """A read with the stream's text frame known: the run of plain text chunks in it (the
+        whole read, or all but a role chunk first and the finish chunk last) by the frame,
+        the rest decoded."""
+        frames = self._frames
+        assert frames is not None
+        n = len(payloads)
+        for lo, hi in ((0, n), (1, n), (0, n - 1), (1, n - 1)) if n > 2 else ((0, n),):
+            texts = frames.texts(payloads if hi - lo == n else payloads[lo:hi])
+            if texts is not None:
+                if lo:
+                    self._decoded(payloads[:lo], out)
+                _add_texts(out, texts)
+                if hi < n:
+                    self._decoded(payloads[hi:], out)
+                return
+        self._decoded(payloads, out)
+
+    def _decoded(self, payloads: list[bytes], out: list[Delta]) -> None:
+        normalize = self._normalizer.feed
+        frames = self._frames
+        plain = decode_plain_payloads(payloads)
+        if plain is None:
+            for data in payloads:
+                objs = decode_payload(data, strict=True)
+                if frames is not None and frames.learning and len(objs) == 1:
+                    self._learn(data, objs[0])
+                for obj in objs:
+                    out += normalize(obj)
+            return
+        if frames is not None and frames.learning:
+            for data, obj in zip(payloads, plain, strict=True):
+                self._learn(data, obj)
+                if frames.known:
+                    break
+        for obj in plain:
+            out += normalize(obj)
+
+    def _learn(self, payload: bytes, obj: dict[str, Any]) -> None:
+        assert self._frames is not None
+        text = self._normalizer.plain_content(obj)
+        if text:
+            self._frames.learn(payload, obj, text)
+
     @staticmethod
     def _errors_possible(out: list[Delta]) -> bool:
         return any(type(d) is UpstreamError for d in out)
@@ -100,6 +143,20 @@ class UpstreamStream:
                 out += self._normalizer.feed(obj)
         out += self._normalizer.finish()
         return out
+
+
+def _add_texts(out: list[Delta], texts: list[str]) -> None:
+    """A run of text chunks as ``coalesced`` would leave them: the whitespace-only pieces
+    before the first real text apart, the rest as one delta."""
+    k = 0
+    while k < len(texts) and not texts[k].strip():
+        k += 1
+    blank = "".join(texts[:k])
+    if blank:
+        out.append(TextDelta(blank))
+    text = "".join(texts[k:])
+    if text:
+        out.append(TextDelta(text))
 
 
 def coalesced(deltas: list[Delta]) -> list[Delta]:

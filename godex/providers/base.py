@@ -168,6 +168,20 @@ class StreamNormalizer:
         """Most chunks of a stream: one choice whose delta is text (and maybe a role), no
         finish, no usage, nothing else to read. Answered without the general walk below; None
         for anything else."""
+        content = self.plain_content(obj)
+        if content is None:
+            return None
+        return [TextDelta(content)] if content else []
+
+    @property
+    def takes_text_frames(self) -> bool:
+        """Whether a plain text chunk (``plain_content``) always means just ``TextDelta(its
+        text)`` and changes nothing here, so a run of them may be read by their frame
+        (``upstream/text_frames``) without passing through ``feed``."""
+        return self._think is None and type(self).feed is StreamNormalizer.feed
+
+    def plain_content(self, obj: dict[str, Any]) -> str | None:
+        """The text of a plain text chunk; None for any other chunk."""
         choices = obj.get("choices")
         if type(choices) is not list or len(choices) != 1 or self._think is not None:
             return None
@@ -190,7 +204,7 @@ class StreamNormalizer:
             or "web_search" in obj
         ):
             return None
-        return [TextDelta(content)] if content else []
+        return content
 
     def _search(self, obj: dict[str, Any], out: list[Delta]) -> None:
         results = obj.get("web_search")

@@ -31,6 +31,15 @@ class StreamNormalizer(Protocol):
 
     def feed(self, obj: dict[str, Any]) -> list[Delta]: ...
 
+    @property
+    def takes_text_frames(self) -> bool:
+        """A plain text chunk is just its text here: runs of them may skip ``feed``."""
+        ...
+
+    def plain_content(self, obj: dict[str, Any]) -> str | None:
+        """The text of a plain text chunk; None for any other."""
+        ...
+
     def finish(self) -> list[Delta]:
         """Called at end of stream (``[DONE]`` or EOF); flush anything buffered."""
         ...

@@ -7,6 +7,8 @@ multi-line ``data:`` fields. Yields each event's data payload; ``[DONE]`` ends t
 from __future__ import annotations
 
 _DONE = b"[DONE]"
+_DATA = b"data: "
+_NEXT = b"\n\ndata: "
 
 
 class SSEReader:
@@ -58,6 +60,17 @@ class SSEReader:
 
     def _fast(self, buf: bytes) -> list[bytes] | None:
         """The common case, split in C: LF-only events that are one ``data:`` line each."""
+        if buf.startswith(_DATA):
+            body, sep, rest = buf.rpartition(b"\n\n")
+            pieces = body[6:].split(_NEXT)
+            # Every line break is one of the event boundaries: each event is one data line.
+            if sep and body.count(b"\n") == 2 * len(pieces) - 2:
+                if _DONE in pieces:
+                    self.done = True
+                    self._buf = b""
+                    return pieces[: pieces.index(_DONE)]
+                self._buf = rest
+                return pieces
         events = buf.split(b"\n\n")
         rest = events.pop()
         out: list[bytes] = []
