@@ -107,20 +107,26 @@ class UpstreamStream:
     def _decoded(self, payloads: list[bytes], out: list[Delta]) -> None:
         normalize = self._normalizer.feed
         frames = self._frames
-        plain = decode_plain_payloads(payloads)
-        if plain is None:
-            for data in payloads:
+        if frames is not None and frames.learning:
+            # One by one until a plain text chunk teaches the frame; the rest of the read
+            # (in a burst, most of the stream) is then read by it.
+            for i, data in enumerate(payloads):
                 objs = decode_payload(data, strict=True)
-                if frames is not None and frames.learning and len(objs) == 1:
+                if len(objs) == 1:
                     self._learn(data, objs[0])
                 for obj in objs:
                     out += normalize(obj)
-            return
-        if frames is not None and frames.learning:
-            for data, obj in zip(payloads, plain, strict=True):
-                self._learn(data, obj)
                 if frames.known:
-                    break
+                    if i + 1 < len(payloads):
+                        self._framed(payloads[i + 1 :], out)
+                    return
+            return
+        plain = decode_plain_payloads(payloads)
+        if plain is None:
+            for data in payloads:
+                for obj in decode_payload(data, strict=True):
+                    out += normalize(obj)
+            return
         for obj in plain:
             out += normalize(obj)
 
