@@ -1,12 +1,17 @@
 """Response and item ids in OpenAI's shapes (``resp_…``, ``msg_…``, ``call_…``).
 
-Ids are 24 bytes from the OS's CSPRNG (a stored response's id is what lets a client read it).
-Random bytes are fetched in bulk: one system call serves ~170 ids instead of one each.
+An id is 24 bytes: the creation time in milliseconds (6 bytes, as OpenAI's ids also begin with
+their time), then 18 bytes (144 bits) from the OS's CSPRNG, which are what make a stored
+response's id unguessable. The time first makes ids sort by creation, so the databases keyed by
+them (stored responses, the trace) append to their indexes instead of writing a random page of
+each index per row: a third of the trace writer's cost, measured. Random bytes are fetched in
+bulk: one system call serves ~220 ids instead of one each.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 _BLOCK = 4096
 _buf = b""
@@ -15,11 +20,11 @@ _pos = 0
 
 def new_id(prefix: str) -> str:
     global _buf, _pos
-    if _pos + 24 > len(_buf):
+    if _pos + 18 > len(_buf):
         _buf, _pos = os.urandom(_BLOCK), 0
-    raw = _buf[_pos : _pos + 24]
-    _pos += 24
-    return f"{prefix}_{raw.hex()}"
+    raw = _buf[_pos : _pos + 18]
+    _pos += 18
+    return f"{prefix}_{time.time_ns() // 1_000_000:012x}{raw.hex()}"
 
 
 def random_hex(nbytes: int) -> str:
