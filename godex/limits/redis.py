@@ -1,12 +1,15 @@
-"""Counters in Redis, shared by every GodeX instance: each step is one atomic Lua script."""
+"""Counters in Redis, shared by every GodeX instance: each step is one atomic Lua script.
+
+The scripts go over our own pipelined RESP client (``resp_client``); redis-py only serves the
+URLs that client leaves to it (``rediss://``, ``unix://``, query options: ``redis_py``). Any
+failure raises (a ``resp.RedisError`` or redis-py's own) and ``Admission`` applies
+``limits.on_redis_down``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-import redis.asyncio as aioredis
-
 from godex.limits.base import WINDOW_S, Bucket, Decision, Spend, Usage
+from godex.limits.resp_client import RespClient, Script, parse_url
 
 # KEYS: per bucket (requests, tokens, concurrent). ARGV: bucket count, then per bucket
 # (rpm, tpm, concurrent; 0 = no cap), then the window TTL and the concurrency TTL.
@@ -70,6 +73,7 @@ local tok = redis.call('INCRBY', tok_key, tonumber(ARGV[6]))
 redis.call('EXPIRE', tok_key, bttl)
 return {usd, tok}
 """
+_ADMIT_SCRIPT, _SETTLE_SCRIPT = Script(_ADMIT), Script(_SETTLE)
 _WHAT = {1: "requests", 2: "tokens", 3: "concurrent"}
 # A crashed instance cannot give its slots back: they expire after this (streams may run long).
 CONCURRENT_TTL_S = 3600
@@ -78,10 +82,14 @@ _BUDGET_TTL_S = 40 * 86400
 
 class RedisLimiter:
     def __init__(self, url: str, prefix: str) -> None:
-        self.client: Any = aioredis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+        address = parse_url(url)
+        if address is None:
+            from godex.limits.redis_py import RedisPyClient  # TLS, unix sockets, URL options
+
+            self.client: RespClient | RedisPyClient = RedisPyClient(url)
+        else:
+            self.client = RespClient(address)  # connects on first use: 1 s, answers: 2 s
         self.prefix = prefix
-        self._admit = self.client.register_script(_ADMIT)
-        self._settle = self.client.register_script(_SETTLE)
 
     def _keys(self, b: Bucket, window: int) -> list[str]:
         p = f"{self.prefix}{b.name}"
@@ -95,7 +103,7 @@ class RedisLimiter:
             lim = b.limits
             args += [lim.rpm or 0, lim.tpm or 0, lim.concurrent or 0]
         args += [WINDOW_S * 2, CONCURRENT_TTL_S]
-        out = [int(v) for v in await self._admit(keys=keys, args=args)]
+        out = [int(v) for v in await self.client.run(_ADMIT_SCRIPT, keys, args)]
         usage = tuple(Usage(out[3 + 2 * i], out[4 + 2 * i]) for i in range(len(buckets)))
         if out[0] == 1:
             return Decision(True, usage=usage)
@@ -114,7 +122,7 @@ class RedisLimiter:
             args[4], args[5] = spend.micro_usd, spend.tokens
         elif not keys:
             return None
-        out = await self._settle(keys=keys, args=args)
+        out = await self.client.run(_SETTLE_SCRIPT, keys, args)
         if spend is None:
             return None
         return int(out[0]), int(out[1])
@@ -125,4 +133,4 @@ class RedisLimiter:
         return int(usd or 0), int(tok or 0)
 
     async def close(self) -> None:
-        await self.client.aclose()
+        await self.client.close()
