@@ -90,10 +90,17 @@ class RedisLimiter:
         else:
             self.client = RespClient(address)  # connects on first use: 1 s, answers: 2 s
         self.prefix = prefix
+        self._names: dict[tuple[str, int], tuple[str, str, str]] = {}
 
-    def _keys(self, b: Bucket, window: int) -> list[str]:
-        p = f"{self.prefix}{b.name}"
-        return [f"{p}:r:{window}", f"{p}:t:{window}", f"{p}:c"]
+    def _keys(self, b: Bucket, window: int) -> tuple[str, str, str]:
+        """(requests, tokens, concurrent) keys: made once per bucket and window."""
+        keys = self._names.get((b.name, window))
+        if keys is None:
+            if len(self._names) > 4096:  # past windows and buckets gone from the config
+                self._names.clear()
+            p = f"{self.prefix}{b.name}"
+            keys = self._names[b.name, window] = (f"{p}:r:{window}", f"{p}:t:{window}", f"{p}:c")
+        return keys
 
     async def admit(self, buckets: tuple[Bucket, ...], window: int) -> Decision:
         keys: list[str] = []
@@ -101,10 +108,10 @@ class RedisLimiter:
         for b in buckets:
             keys += self._keys(b, window)
             lim = b.limits
-            args += [lim.rpm or 0, lim.tpm or 0, lim.concurrent or 0]
-        args += [WINDOW_S * 2, CONCURRENT_TTL_S]
-        out = [int(v) for v in await self.client.run(_ADMIT_SCRIPT, keys, args)]
-        usage = tuple(Usage(out[3 + 2 * i], out[4 + 2 * i]) for i in range(len(buckets)))
+            args += (lim.rpm or 0, lim.tpm or 0, lim.concurrent or 0)
+        args += (WINDOW_S * 2, CONCURRENT_TTL_S)
+        out: list[int] = await self.client.run(_ADMIT_SCRIPT, keys, args)  # Lua numbers: int
+        usage = tuple([Usage(out[i], out[i + 1]) for i in range(3, 3 + 2 * len(buckets), 2)])
         if out[0] == 1:
             return Decision(True, usage=usage)
         return Decision(False, out[1] - 1, _WHAT[out[2]], usage)
@@ -112,7 +119,7 @@ class RedisLimiter:
     async def settle(
         self, buckets: tuple[Bucket, ...], window: int, tokens: int, spend: Spend | None
     ) -> tuple[int, int] | None:
-        conc = [self._keys(b, 0)[2] for b in buckets if b.limits.concurrent]
+        conc = [self._keys(b, window)[2] for b in buckets if b.limits.concurrent]
         charged = [self._keys(b, window)[1] for b in buckets] if tokens else []
         keys = conc + charged
         args = [len(conc), len(charged), tokens, WINDOW_S * 2, 0, 0, _BUDGET_TTL_S]

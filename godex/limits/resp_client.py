@@ -86,8 +86,11 @@ class RespClient:
     async def run(self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         """EVALSHA; a server that does not know the script (restarted, SCRIPT FLUSH) gets it
         once with EVAL, which also caches it for the next EVALSHA."""
-        try:
-            return await self.call("EVALSHA", script.sha, len(keys), *keys, *args)
+        conn = self._conn
+        if conn is None or conn.closed:
+            conn = await self._connection()
+        try:  # call() inlined: one coroutine less on the hot path
+            return await conn.send(encode(("EVALSHA", script.sha, len(keys), *keys, *args)))
         except ReplyError as exc:
             if not str(exc).startswith("NOSCRIPT"):
                 raise
