@@ -117,7 +117,13 @@ class RespClient:
             task = asyncio.get_running_loop().create_task(self._open())
             task.add_done_callback(self._opened)
             self._connecting = task
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            if task.cancelled() and (me is None or not me.cancelling()):  # close() stopped it
+                raise RedisConnectionError("the Redis client was closed") from None
+            raise
 
     def _opened(self, task: asyncio.Task[Connection]) -> None:
         if self._connecting is task:

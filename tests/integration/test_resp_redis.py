@@ -211,3 +211,21 @@ async def test_urls_the_client_leaves_alone_go_through_redis_py(prefix: str) -> 
 def test_a_url_redis_py_refuses_is_still_refused() -> None:
     with pytest.raises(ValueError, match="scheme"):
         RedisLimiter("http://127.0.0.1:6379/0", "p:")
+
+
+async def test_close_during_a_connect_fails_its_waiters_with_a_connection_error() -> None:
+    async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # takes the SELECT and never answers: the connect never ends
+
+    server = await asyncio.start_server(mute, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    c = RespClient(Address("127.0.0.1", port, db=1))
+    try:
+        waiter = asyncio.ensure_future(c.call("PING"))
+        await asyncio.sleep(0.1)
+        assert not waiter.done()
+        await c.close()
+        with pytest.raises(RedisConnectionError, match="closed"):
+            await waiter
+    finally:
+        server.close()
