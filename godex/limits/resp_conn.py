@@ -41,16 +41,11 @@ class Connection(asyncio.Protocol):
         loop = self.loop
         fut = loop.create_future()
         now = loop.time()
-        waiting = self._waiting
-        if self._out:
-            self._out.append(command)
-        elif not waiting and self.transport is not None:
-            self.transport.write(command)  # an idle connection: nothing to batch it with
-        else:
-            self._out.append(command)
-            loop.call_soon(self._flush)
-        waiting.append(fut)
+        self._waiting.append(fut)
         self._sent_at.append(now)
+        if not self._out:
+            loop.call_soon(self._flush)
+        self._out.append(command)
         if self._timer is None:
             self._timer = loop.call_at(now + self.timeout_s, self._on_timer)
         return fut
