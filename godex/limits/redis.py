@@ -1,12 +1,15 @@
-"""Counters in Redis, shared by every GodeX instance: each step is one atomic Lua script."""
+"""Counters in Redis, shared by every GodeX instance: each step is one atomic Lua script.
+
+The scripts go over our own pipelined RESP client (``resp_client``); redis-py only serves the
+URLs that client leaves to it (``rediss://``, ``unix://``, query options: ``redis_py``). Any
+failure raises (a ``resp.RedisError`` or redis-py's own) and ``Admission`` applies
+``limits.on_redis_down``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-import redis.asyncio as aioredis
-
 from godex.limits.base import WINDOW_S, Bucket, Decision, Spend, Usage
+from godex.limits.resp_client import RespClient, Script, parse_url
 
 # KEYS: per bucket (requests, tokens, concurrent). ARGV: bucket count, then per bucket
 # (rpm, tpm, concurrent; 0 = no cap), then the window TTL and the concurrency TTL.
@@ -70,6 +73,7 @@ local tok = redis.call('INCRBY', tok_key, tonumber(ARGV[6]))
 redis.call('EXPIRE', tok_key, bttl)
 return {usd, tok}
 """
+_ADMIT_SCRIPT, _SETTLE_SCRIPT = Script(_ADMIT), Script(_SETTLE)
 _WHAT = {1: "requests", 2: "tokens", 3: "concurrent"}
 # A crashed instance cannot give its slots back: they expire after this (streams may run long).
 CONCURRENT_TTL_S = 3600
@@ -78,14 +82,25 @@ _BUDGET_TTL_S = 40 * 86400
 
 class RedisLimiter:
     def __init__(self, url: str, prefix: str) -> None:
-        self.client: Any = aioredis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
-        self.prefix = prefix
-        self._admit = self.client.register_script(_ADMIT)
-        self._settle = self.client.register_script(_SETTLE)
+        address = parse_url(url)
+        if address is None:
+            from godex.limits.redis_py import RedisPyClient  # TLS, unix sockets, URL options
 
-    def _keys(self, b: Bucket, window: int) -> list[str]:
-        p = f"{self.prefix}{b.name}"
-        return [f"{p}:r:{window}", f"{p}:t:{window}", f"{p}:c"]
+            self.client: RespClient | RedisPyClient = RedisPyClient(url)
+        else:
+            self.client = RespClient(address)  # connects on first use: 1 s, answers: 2 s
+        self.prefix = prefix
+        self._names: dict[tuple[str, int], tuple[str, str, str]] = {}
+
+    def _keys(self, b: Bucket, window: int) -> tuple[str, str, str]:
+        """(requests, tokens, concurrent) keys: made once per bucket and window."""
+        keys = self._names.get((b.name, window))
+        if keys is None:
+            if len(self._names) > 4096:  # past windows and buckets gone from the config
+                self._names.clear()
+            p = f"{self.prefix}{b.name}"
+            keys = self._names[b.name, window] = (f"{p}:r:{window}", f"{p}:t:{window}", f"{p}:c")
+        return keys
 
     async def admit(self, buckets: tuple[Bucket, ...], window: int) -> Decision:
         keys: list[str] = []
@@ -93,10 +108,10 @@ class RedisLimiter:
         for b in buckets:
             keys += self._keys(b, window)
             lim = b.limits
-            args += [lim.rpm or 0, lim.tpm or 0, lim.concurrent or 0]
-        args += [WINDOW_S * 2, CONCURRENT_TTL_S]
-        out = [int(v) for v in await self._admit(keys=keys, args=args)]
-        usage = tuple(Usage(out[3 + 2 * i], out[4 + 2 * i]) for i in range(len(buckets)))
+            args += (lim.rpm or 0, lim.tpm or 0, lim.concurrent or 0)
+        args += (WINDOW_S * 2, CONCURRENT_TTL_S)
+        out: list[int] = await self.client.run(_ADMIT_SCRIPT, keys, args)  # Lua numbers: int
+        usage = tuple([Usage(out[i], out[i + 1]) for i in range(3, 3 + 2 * len(buckets), 2)])
         if out[0] == 1:
             return Decision(True, usage=usage)
         return Decision(False, out[1] - 1, _WHAT[out[2]], usage)
@@ -104,7 +119,7 @@ class RedisLimiter:
     async def settle(
         self, buckets: tuple[Bucket, ...], window: int, tokens: int, spend: Spend | None
     ) -> tuple[int, int] | None:
-        conc = [self._keys(b, 0)[2] for b in buckets if b.limits.concurrent]
+        conc = [self._keys(b, window)[2] for b in buckets if b.limits.concurrent]
         charged = [self._keys(b, window)[1] for b in buckets] if tokens else []
         keys = conc + charged
         args = [len(conc), len(charged), tokens, WINDOW_S * 2, 0, 0, _BUDGET_TTL_S]
@@ -114,7 +129,7 @@ class RedisLimiter:
             args[4], args[5] = spend.micro_usd, spend.tokens
         elif not keys:
             return None
-        out = await self._settle(keys=keys, args=args)
+        out = await self.client.run(_SETTLE_SCRIPT, keys, args)
         if spend is None:
             return None
         return int(out[0]), int(out[1])
@@ -125,4 +140,4 @@ class RedisLimiter:
         return int(usd or 0), int(tok or 0)
 
     async def close(self) -> None:
-        await self.client.aclose()
+        await self.client.close()

@@ -213,7 +213,7 @@ def _rate_limited(b: Bucket, d: Decision, now: float, headers: dict[str, str]) -
 
 def make_limiter(config: GodexConfig) -> Limiter:
     if config.limits.backend == "redis":
-        from godex.limits.redis import RedisLimiter  # redis-py only when configured
+        from godex.limits.redis import RedisLimiter  # only when configured
 
         return RedisLimiter(config.limits.redis_url, config.limits.redis_prefix)
     return MemoryLimiter()
