@@ -80,6 +80,14 @@ def reset_in(now: float) -> float:
     return WINDOW_S - (now % WINDOW_S)
 
 
+_periods: tuple[int, tuple[str, str]] = (-1, ("", ""))
+
+
 def periods(now: float) -> tuple[str, str]:
-    t = time.gmtime(now)
-    return time.strftime("%Y-%m-%d", t), time.strftime("%Y-%m", t)
+    """(UTC day, UTC month) of ``now``; remembered for the minute (asked once a turn)."""
+    global _periods
+    minute = int(now // 60)
+    if minute != _periods[0]:
+        t = time.gmtime(now)
+        _periods = (minute, (time.strftime("%Y-%m-%d", t), time.strftime("%Y-%m", t)))
+    return _periods[1]

@@ -22,6 +22,7 @@ from godex.server.auth import Principal
 from godex.server.metrics import Metrics
 
 log = get_logger("godex.limits")
+_BUCKETS_MEMO = 4096
 
 
 @dataclass(slots=True)
@@ -77,12 +78,23 @@ class Admission:
         self.model_limits = config.limits.models
         self.fail_open = config.limits.on_redis_down == "open"
         self.prices = PriceBook(config.prices)
+        self._buckets: dict[tuple[str | None, KeyLimits, str | None], tuple[Bucket, ...]] = {}
 
     def applies(self, who: Principal) -> bool:
         """Anything to check for this caller (anonymous with no limits: nothing)."""
         return who.name is not None or bool(self.model_limits) or self.global_limits.any
 
     def buckets(self, who: Principal, model: str | None) -> tuple[Bucket, ...]:
+        # Remembered per caller and model (bounded): the same few pairs ask every turn.
+        memo = (who.name, who.limits, model)
+        found = self._buckets.get(memo)
+        if found is None:
+            if len(self._buckets) >= _BUCKETS_MEMO:
+                self._buckets.clear()
+            found = self._buckets[memo] = self._make_buckets(who, model)
+        return found
+
+    def _make_buckets(self, who: Principal, model: str | None) -> tuple[Bucket, ...]:
         out: list[Bucket] = []
         if who.name is not None and who.limits.any:
             out.append(Bucket(f"key:{who.name}", who.limits))
@@ -175,10 +187,22 @@ class Admission:
         self.metrics.key_spend(label, micro_usd / 1_000_000, remaining)
 
 
+_reset: tuple[int, str] = (-1, "")
+
+
+def _reset_text(now: float) -> str:
+    """``duration(reset_in(now))``, the same for a tenth of a second (it prints 3 digits)."""
+    global _reset
+    tick = int(now * 10)
+    if tick != _reset[0]:
+        _reset = (tick, duration(reset_in(tick / 10)))
+    return _reset[1]
+
+
 def _headers(buckets: tuple[Bucket, ...], d: Decision, now: float) -> dict[str, str]:
     """OpenAI's x-ratelimit-* headers, from the first bucket that caps each kind."""
     out: dict[str, str] = {}
-    reset = duration(reset_in(now))
+    reset = _reset_text(now)
     for b, used in zip(buckets, d.usage, strict=False):
         if b.limits.rpm and "x-ratelimit-limit-requests" not in out:
             out["x-ratelimit-limit-requests"] = str(b.limits.rpm)

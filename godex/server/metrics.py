@@ -290,6 +290,7 @@ class Metrics:
         self._pending_tokens: list[tuple[str, str, int, int, int, int]] = []
         self._pending_attempts: list[tuple[str, str]] = []
         self._pending_keys: list[tuple[str, int, float]] = []
+        self._pending_spend: dict[str, tuple[float, float | None]] = {}  # the latest per key
         self._flusher: asyncio.TimerHandle | None = None
         self._first_byte: dict[str, Histogram] = {}
         self._tokens: dict[tuple[str, str], tuple[Counter, Counter, Counter, Counter]] = {}
@@ -331,9 +332,14 @@ class Metrics:
                 self.key_cost.labels(key).inc(key_cost)
 
     def key_spend(self, key: str, today_usd: float, remaining_usd: float | None) -> None:
-        self.key_spend_today.labels(key).set(today_usd)
-        if remaining_usd is not None:
-            self.key_budget_remaining.labels(key).set(remaining_usd)
+        # Gauges: only the latest value of each key matters, set at the next flush.
+        self._pending_spend[key] = (today_usd, remaining_usd)
+
+    def _apply_spend(self, pending: dict[str, tuple[float, float | None]]) -> None:
+        for key, (today_usd, remaining_usd) in pending.items():
+            self.key_spend_today.labels(key).set(today_usd)
+            if remaining_usd is not None:
+                self.key_budget_remaining.labels(key).set(remaining_usd)
 
     def key_label(self, name: str) -> str:
         """The label value for an API key name (for the key-labelled metrics to come)."""
@@ -418,6 +424,9 @@ class Metrics:
         keys, self._pending_keys = self._pending_keys, []
         if keys:
             self._apply_keys(keys)
+        spend, self._pending_spend = self._pending_spend, {}
+        if spend:
+            self._apply_spend(spend)
 
     def _apply_requests(self, pending: list[tuple[Any, ...]]) -> None:
         responses: dict[tuple[str, str, str], int] = {}

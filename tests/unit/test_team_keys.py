@@ -141,3 +141,39 @@ def test_cost_uses_cached_and_fresh_input_and_output_prices() -> None:
                                                (360, "6m0s")])  # fmt: skip
 def test_reset_durations_are_spelled_as_openai_does(seconds: float, text: str) -> None:
     assert duration(seconds) == text
+
+
+@given(st.floats(min_value=1e9, max_value=4e9))
+def test_remembered_periods_and_reset_text_match_a_fresh_computation(now: float) -> None:
+    import time as _time
+
+    from godex.limits.base import periods, reset_in
+    from godex.server.admission import _reset_text
+
+    t = _time.gmtime(now)
+    assert periods(now) == (_time.strftime("%Y-%m-%d", t), _time.strftime("%Y-%m", t))
+    assert periods(now + 60) == periods(now + 60)  # a new minute is computed, not reused
+    # within what the spelling rounds away anyway (whole seconds from 10 s up), plus 0.1 s
+    assert abs(_parse(_reset_text(now)) - reset_in(now)) <= 0.6 + 0.01 * reset_in(now)
+
+
+def _parse(text: str) -> float:
+    if "m" in text:
+        m, s = text.rstrip("s").split("m")
+        return int(m) * 60 + int(s)
+    return float(text.rstrip("s"))
+
+
+def test_buckets_are_remembered_per_caller_model_and_limits() -> None:
+    from godex.config.schema import GodexConfig
+    from godex.limits.memory import MemoryLimiter
+    from godex.server.admission import Admission
+    from godex.server.auth import Principal
+    from godex.server.metrics import Metrics
+
+    adm = Admission(GodexConfig(), MemoryLimiter(), Metrics())
+    a = Principal("a", limits=KeyLimits(rpm=5))
+    first = adm.buckets(a, "m")
+    assert adm.buckets(a, "m") is first
+    changed = adm.buckets(Principal("a", limits=KeyLimits(rpm=9)), "m")
+    assert changed[0].limits.rpm == 9 and first[0].limits.rpm == 5
