@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from godex.background_thread import yield_to_the_loop
 from godex.sessions.conversations import Conversation, conversation_items
 from godex.sessions.db_thread import DbThread
 from godex.sessions.group_commit import GroupCommit, Row, response_row
@@ -138,6 +139,7 @@ class SqliteStore:
         return self._conn
 
     def _checkpoint_loop(self) -> None:
+        yield_to_the_loop()
         conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
         try:
             while not self._closing.wait(CHECKPOINT_INTERVAL_S):

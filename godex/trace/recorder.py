@@ -14,6 +14,7 @@ import time
 from collections import deque
 from typing import Any, Protocol
 
+from godex.background_thread import yield_to_the_loop
 from godex.config.schema import TraceConfig
 from godex.logging import get_logger
 from godex.trace import rollup
@@ -103,6 +104,7 @@ class TraceRecorder:
         return SqliteSink(self.cfg.path)
 
     def _run(self) -> None:
+        yield_to_the_loop()
         sink = self._open_sink()
         if sink is None:
             return
