@@ -104,11 +104,15 @@ class Upstream(asyncio.Protocol):
             b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
             b"transfer-encoding: chunked\r\n\r\n"
         )
-        for piece in self.pieces:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for i, piece in enumerate(self.pieces):
             if self.t.is_closing():
                 return
             self.t.write(b"%x\r\n%s\r\n" % (len(piece), piece))
-            await asyncio.sleep(self.delay)
+            # On a fixed schedule, as a model's pace is: a late wake-up (loop lag, timer
+            # rounding) is not carried into every later piece.
+            await asyncio.sleep(max(0.0, start + (i + 1) * self.delay - loop.time()))
         self.t.write(b"0\r\n\r\n")
         self.busy = False
         self._serve()
