@@ -8,11 +8,12 @@ flushes everything queued. With tracing off the recorder is a no-op: the request
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import deque
 from typing import Any, Protocol
+
+import msgspec
 
 from godex.background_thread import yield_to_the_loop
 from godex.config.schema import TraceConfig
@@ -227,6 +228,14 @@ class SqliteSink:
         self.db.close()
 
 
+_encode = msgspec.json.Encoder().encode
+
+
+def _json(value: Any) -> str:
+    """JSON text for a column, in C (the standard library's took 4 µs a row here)."""
+    return _encode(value).decode()
+
+
 def _row(r: TraceRecord) -> tuple[Any, ...]:
     return (
         r.request_id,
@@ -253,9 +262,9 @@ def _row(r: TraceRecord) -> tuple[Any, ...]:
         r.total_tokens,
         r.event_count,
         r.terminal_event,
-        json.dumps(r.diagnostics) if r.diagnostics else None,
+        _json(r.diagnostics) if r.diagnostics else None,
         r.response_id,
-        json.dumps(r.attempts) if r.attempts else None,
+        _json(r.attempts) if r.attempts else None,
         r.team,
         r.cost_usd,
     )
