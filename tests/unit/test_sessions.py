@@ -163,6 +163,38 @@ async def test_sqlite_survives_reopen(tmp_path: Path) -> None:
     await second.close()
 
 
+async def test_sqlite_puts_wait_for_another_writer_without_blocking_the_loop(
+    tmp_path: Path,
+) -> None:
+    # Stored responses commit on the loop's own connection when the write lock is free; when
+    # another writer holds it (a second worker), the put goes to the database thread, which
+    # waits for the lock while the loop goes on serving.
+    import sqlite3
+
+    path = str(tmp_path / "s.db")
+    store = SqliteStore(path)
+    await store.put(rec("first"))  # opens and migrates the file
+    await store.put(rec("inline"))
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    put = asyncio.ensure_future(store.put(rec("waits")))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for _ in range(20):
+        await asyncio.sleep(0.005)
+    # The loop kept its pace (a put stuck on the lock on the loop would hold it for 30 s).
+    assert loop.time() - started < 2 and not put.done()
+    other.execute("COMMIT")
+    other.close()
+    await asyncio.wait_for(put, 10)
+    for rid in ("first", "inline", "waits"):
+        assert (await store.get(rid)) is not None
+    await store.close()
+    reopened = SqliteStore(path)
+    assert (await reopened.get("waits")) is not None
+    await reopened.close()
+
+
 def test_factory_and_prune_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert open_store(SessionConfig(enabled=False)) is None
     path = tmp_path / "s.db"
