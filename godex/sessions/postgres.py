@@ -89,7 +89,7 @@ _TYPES = ("text", "text", "bigint", "text", "text", "text", "text", "bytea", "by
 # of the loop's CPU a stored response at c=16).
 _INSERT = (
     f"INSERT INTO responses ({_COLUMNS}) "
-    f"SELECT * FROM unnest({', '.join(f'%b::{t}[]' for t in _TYPES)}) "
+    f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in _TYPES)}) "
     f"ON CONFLICT (id) DO UPDATE SET {_UPDATE}"
 )
 # The whole chain in one round trip, nearest first; the depth bound ends a cycle and the
@@ -204,7 +204,7 @@ class PostgresStore:
         # One statement cannot update a row twice: a response put twice in a batch keeps its
         # last version, as the statements run in turn did.
         latest = list({row[0]: row for row in rows}.values())
-        columns = [list(column) for column in zip(*latest, strict=True)]
+        columns = postgres_db.columns(_TYPES, latest)
 
         async def run(conn: psycopg.AsyncConnection[Any]) -> None:
             await conn.execute(_INSERT, columns)

@@ -268,3 +268,28 @@ async def test_session_writes_take_the_sqlite_durability_not_an_fsync_each(pg_ds
         assert await store._run("settings", settings) == ["off", "2s"]
     finally:
         await store.close()
+
+
+def test_array_parameters_arrive_as_the_values_given(pg_dsn: str) -> None:
+    cases: list[tuple[str, list[Any]]] = [
+        ("text", ["a", "é", None, ""]),
+        ("text", ["a", "b"]),
+        ("bytea", [b"\x00\xff", None, b""]),
+        ("bytea", [b"q", memoryview(b"zz")]),
+        ("integer", [1, -2, None, True]),
+        ("bigint", [2**40, None]),
+        ("double precision", [1.5, None, 3]),
+        ("text", []),
+    ]
+    with postgres_db.connect(pg_dsn) as conn:
+        for sql_type, values in cases:
+            row = conn.execute(
+                f"SELECT %s::{sql_type}[]".encode(), (postgres_db.array(sql_type, values),)
+            ).fetchone()
+            assert row is not None
+            assert row[0] == [v if not isinstance(v, memoryview) else bytes(v) for v in values]
+        got = conn.execute(
+            "SELECT * FROM unnest(%s::text[], %s::bigint[])",
+            postgres_db.columns(("text", "bigint"), [("x", 1), ("y", None)]),
+        ).fetchall()
+        assert got == [("x", 1), ("y", None)]
