@@ -238,6 +238,23 @@ def test_trace_rows_are_written_in_batches_read_and_pruned(pg_dsn: str) -> None:
     assert [(u["team"], u["requests"], u["cost_usd"]) for u in by_team] == [("ops", 7, 0.07)]
 
 
+def test_a_request_recorded_twice_in_one_batch_keeps_its_last_version(pg_dsn: str) -> None:
+    cfg = TraceConfig(
+        backend="postgres",
+        postgres=TracePostgresConfig(dsn=pg_dsn),
+        flush_interval_ms=200,  # both records wait for the same batch
+        capture_payload=True,
+    )
+    recorder = TraceRecorder(cfg)
+    recorder.start()
+    now = time.time()
+    recorder.record(_trace("req_twice", now, provider="first"))
+    recorder.record(_trace("req_twice", now, provider="last"))
+    recorder.stop()
+    rows = query.list_requests(pg_dsn, limit=10)
+    assert [(r["request_id"], r["provider"]) for r in rows] == [("req_twice", "last")]
+
+
 def test_traces_command_reads_postgres(pg_dsn: str, tmp_path: Path) -> None:
     cfg = TraceConfig(backend="postgres", postgres=TracePostgresConfig(dsn=pg_dsn))
     recorder = TraceRecorder(dataclasses.replace(cfg, flush_interval_ms=10))
