@@ -166,7 +166,9 @@ class PostgresStore:
                     await self._pool.open(wait=False)
                     self._opened = True
         try:
-            result = await asyncio.wait_for(self._attempt(fn), self.timeout_s)
+            # A timeout scope, not wait_for: that ran each call in a task of its own.
+            async with asyncio.timeout(self.timeout_s):
+                result = await self._attempt(fn)
         except StoreUnavailable:
             self._down(what)
             raise
