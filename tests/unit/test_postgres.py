@@ -170,6 +170,9 @@ async def test_store_reconnects_after_its_connections_are_killed(pg_dsn: str) ->
             ).fetchone()
         assert killed is not None and killed[0] >= 1
         assert (await store.get("before")) is not None  # a fresh connection, no restart
+        # The group commit's held connection was killed too: the write retries on a fresh one.
+        await store.put(rec("after"))
+        assert (await store.get("after")) is not None
         assert store.up and await store.ping()
     finally:
         await store.close()
