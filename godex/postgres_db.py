@@ -12,6 +12,7 @@ import hmac
 import secrets
 import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
 import psycopg
@@ -69,6 +70,7 @@ def _array_type(name: str, oid: int) -> type[Array]:
 # stored response's batch is 12 columns, a trace batch's 29).
 ADAPTERS = AdaptersMap(psycopg.adapters)
 _I32 = struct.Struct("!i")
+_SIZE = _I32.pack
 _NULL = _I32.pack(-1)
 _HEADER = struct.Struct("!iiIii")  # dimensions, has nulls, element oid, length, lower bound
 _EMPTY = struct.Struct("!iiI")
@@ -96,21 +98,30 @@ def array(sql_type: str, values: Iterable[Any]) -> Array:
     nulls = None in items
     fixed = _FIXED.get(sql_type)
     if fixed is not None:
-        width, cast = fixed.size - 4, _CAST[sql_type]
-        pack = fixed.pack
+        width, pack = fixed.size - 4, fixed.pack
         try:
-            body = [_NULL if v is None else pack(width, v) for v in items]
+            body = _fixed(items, pack, width, nulls)
         except struct.error:  # a float for an integer column, say: as the server would cast
-            body = [_NULL if v is None else pack(width, cast(v)) for v in items]
+            cast = _CAST[sql_type]
+            body = _fixed([v if v is None else cast(v) for v in items], pack, width, nulls)
         return kind(_HEADER.pack(1, nulls, elem_oid, len(items), 1) + b"".join(body))
     data: list[Any] = items
     if sql_type == "text":
         data = [v if v is None else (v if type(v) is str else str(v)).encode() for v in items]
-    size = _I32.pack
     parts: list[Any] = [b""] * (2 * len(data))
-    parts[0::2] = [_NULL if d is None else size(len(d)) for d in data]
-    parts[1::2] = [b"" if d is None else d for d in data] if nulls else data
+    if nulls:
+        parts[0::2] = [_NULL if d is None else _SIZE(len(d)) for d in data]
+        parts[1::2] = [b"" if d is None else d for d in data]
+    else:
+        parts[0::2] = map(_SIZE, map(len, data))
+        parts[1::2] = data
     return kind(_HEADER.pack(1, nulls, elem_oid, len(items), 1) + b"".join(parts))
+
+
+def _fixed(items: list[Any], pack: Callable[..., bytes], width: int, nulls: bool) -> list[bytes]:
+    if nulls:
+        return [_NULL if v is None else pack(width, v) for v in items]
+    return list(map(pack, repeat(width), items))
 
 
 def columns(sql_types: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[Array]:

@@ -308,6 +308,8 @@ def test_array_parameters_arrive_as_the_values_given(pg_dsn: str) -> None:
             ).fetchone()
             assert row is not None
             assert row[0] == [v if not isinstance(v, memoryview) else bytes(v) for v in values]
+        floats = postgres_db.array("integer", [2.0, None, 3])  # cast, as the server would
+        assert conn.execute("SELECT %s::integer[]", (floats,)).fetchone() == ([2, None, 3],)
         got = conn.execute(
             "SELECT * FROM unnest(%s::text[], %s::bigint[])",
             postgres_db.columns(("text", "bigint"), [("x", 1), ("y", None)]),
