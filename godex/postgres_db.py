@@ -96,6 +96,8 @@ def array(sql_type: str, values: Iterable[Any]) -> Array:
     if not items:
         return kind(_EMPTY.pack(0, 0, elem_oid))
     nulls = None in items
+    if nulls and items.count(None) == len(items):  # a column no row of the batch has
+        return kind(_HEADER.pack(1, 1, elem_oid, len(items), 1) + _NULL * len(items))
     fixed = _FIXED.get(sql_type)
     if fixed is not None:
         width, pack = fixed.size - 4, fixed.pack

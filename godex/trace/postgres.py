@@ -154,6 +154,8 @@ def _select(cur: psycopg.Cursor[Any]) -> Callable[[str, Sequence[Any]], list[tup
     def run(sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
         # Planned afresh each time: a plan prepared while the table was small scans it whole,
         # and keeps doing so as it grows.
-        return list(cur.execute(sql.encode(), tuple(args), prepare=False).fetchall())
+        # A list is the batch's ids: a text array, dumped without psycopg's per-element work.
+        params = tuple(postgres_db.array("text", a) if isinstance(a, list) else a for a in args)
+        return list(cur.execute(sql.encode(), params, prepare=False).fetchall())
 
     return run

@@ -300,6 +300,7 @@ def test_array_parameters_arrive_as_the_values_given(pg_dsn: str) -> None:
         ("bigint", [2**40, None]),
         ("double precision", [1.5, None, 3]),
         ("text", []),
+        ("bigint", [None, None]),
     ]
     with postgres_db.connect(pg_dsn) as conn:
         for sql_type, values in cases:
