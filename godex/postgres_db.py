@@ -46,21 +46,26 @@ RETURNING holder
 """
 
 
-class Array(bytes):
-    """A one-dimensional array parameter already in PostgreSQL's binary form (see ``array``)."""
+class Array:
+    """A one-dimensional array parameter already in PostgreSQL's binary form (see ``array``);
+    a wrapper, not a bytes subclass, so a batch's payload is not copied again to build it."""
 
-    oid = 0
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
 
 
 class _ArrayDumper(Dumper):
     format = Format.BINARY
 
     def dump(self, obj: Any) -> bytes:
-        return bytes(obj)
+        data: bytes = obj.data
+        return data
 
 
 def _array_type(name: str, oid: int) -> type[Array]:
-    kind = type(name, (Array,), {"oid": oid})
+    kind = type(name, (Array,), {"__slots__": ()})
     ADAPTERS.register_dumper(kind, type(f"{name}Dumper", (_ArrayDumper,), {"oid": oid}))
     return kind
 
@@ -106,7 +111,7 @@ def array(sql_type: str, values: Iterable[Any]) -> Array:
         except struct.error:  # a float for an integer column, say: as the server would cast
             cast = _CAST[sql_type]
             body = _fixed([v if v is None else cast(v) for v in items], pack, width, nulls)
-        return kind(_HEADER.pack(1, nulls, elem_oid, len(items), 1) + b"".join(body))
+        return kind(b"".join((_HEADER.pack(1, nulls, elem_oid, len(items), 1), *body)))
     data: list[Any] = items
     if sql_type == "text":
         data = [v if v is None else (v if type(v) is str else str(v)).encode() for v in items]
@@ -117,7 +122,7 @@ def array(sql_type: str, values: Iterable[Any]) -> Array:
     else:
         parts[0::2] = map(_SIZE, map(len, data))
         parts[1::2] = data
-    return kind(_HEADER.pack(1, nulls, elem_oid, len(items), 1) + b"".join(parts))
+    return kind(b"".join((_HEADER.pack(1, nulls, elem_oid, len(items), 1), *parts)))
 
 
 def _fixed(items: list[Any], pack: Callable[..., bytes], width: int, nulls: bool) -> list[bytes]:
