@@ -235,8 +235,14 @@ def upsert_sql(dialect: Dialect, placeholder: str, *, arrays: bool = False) -> t
     return totals, latency
 
 
-def apply(cur: Cursor, sql: tuple[str, str], deltas: Deltas, *, arrays: bool = False) -> None:
-    """Add a batch's deltas; ``arrays`` as for ``upsert_sql``."""
+Columns = Callable[[Sequence[str], Sequence[Sequence[Any]]], Sequence[Any]]
+
+
+def apply(
+    cur: Cursor, sql: tuple[str, str], deltas: Deltas, *, arrays: Columns | None = None
+) -> None:
+    """Add a batch's deltas; ``arrays`` (with ``upsert_sql(arrays=True)``) turns rows of the
+    given column types into the one parameter per column the upserts take."""
     totals_sql, latency_sql = sql
     # Every sum is a whole number but the cost (index 7) and the latest time (index 9).
     totals = [
@@ -247,8 +253,9 @@ def apply(cur: Cursor, sql: tuple[str, str], deltas: Deltas, *, arrays: bool = F
     for statement, rows in ((totals_sql, totals), (latency_sql, latency)):
         if not rows:
             continue
-        if arrays:
-            cur.execute(statement, [list(column) for column in zip(*rows, strict=True)])
+        if arrays is not None:
+            types = _TOTAL_TYPES if statement is totals_sql else _LAT_TYPES
+            cur.execute(statement, arrays(types, rows))
         else:
             cur.executemany(statement, rows)
 

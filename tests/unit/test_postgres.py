@@ -170,6 +170,9 @@ async def test_store_reconnects_after_its_connections_are_killed(pg_dsn: str) ->
             ).fetchone()
         assert killed is not None and killed[0] >= 1
         assert (await store.get("before")) is not None  # a fresh connection, no restart
+        # The group commit's held connection was killed too: the write retries on a fresh one.
+        await store.put(rec("after"))
+        assert (await store.get("after")) is not None
         assert store.up and await store.ping()
     finally:
         await store.close()
@@ -238,6 +241,23 @@ def test_trace_rows_are_written_in_batches_read_and_pruned(pg_dsn: str) -> None:
     assert [(u["team"], u["requests"], u["cost_usd"]) for u in by_team] == [("ops", 7, 0.07)]
 
 
+def test_a_request_recorded_twice_in_one_batch_keeps_its_last_version(pg_dsn: str) -> None:
+    cfg = TraceConfig(
+        backend="postgres",
+        postgres=TracePostgresConfig(dsn=pg_dsn),
+        flush_interval_ms=200,  # both records wait for the same batch
+        capture_payload=True,
+    )
+    recorder = TraceRecorder(cfg)
+    recorder.start()
+    now = time.time()
+    recorder.record(_trace("req_twice", now, provider="first"))
+    recorder.record(_trace("req_twice", now, provider="last"))
+    recorder.stop()
+    rows = query.list_requests(pg_dsn, limit=10)
+    assert [(r["request_id"], r["provider"]) for r in rows] == [("req_twice", "last")]
+
+
 def test_traces_command_reads_postgres(pg_dsn: str, tmp_path: Path) -> None:
     cfg = TraceConfig(backend="postgres", postgres=TracePostgresConfig(dsn=pg_dsn))
     recorder = TraceRecorder(dataclasses.replace(cfg, flush_interval_ms=10))
@@ -268,3 +288,31 @@ async def test_session_writes_take_the_sqlite_durability_not_an_fsync_each(pg_ds
         assert await store._run("settings", settings) == ["off", "2s"]
     finally:
         await store.close()
+
+
+def test_array_parameters_arrive_as_the_values_given(pg_dsn: str) -> None:
+    cases: list[tuple[str, list[Any]]] = [
+        ("text", ["a", "é", None, ""]),
+        ("text", ["a", "b"]),
+        ("bytea", [b"\x00\xff", None, b""]),
+        ("bytea", [b"q", memoryview(b"zz")]),
+        ("integer", [1, -2, None, True]),
+        ("bigint", [2**40, None]),
+        ("double precision", [1.5, None, 3]),
+        ("text", []),
+        ("bigint", [None, None]),
+    ]
+    with postgres_db.connect(pg_dsn) as conn:
+        for sql_type, values in cases:
+            row = conn.execute(
+                f"SELECT %s::{sql_type}[]".encode(), (postgres_db.array(sql_type, values),)
+            ).fetchone()
+            assert row is not None
+            assert row[0] == [v if not isinstance(v, memoryview) else bytes(v) for v in values]
+        floats = postgres_db.array("integer", [2.0, None, 3])  # cast, as the server would
+        assert conn.execute("SELECT %s::integer[]", (floats,)).fetchone() == ([2, None, 3],)
+        got = conn.execute(
+            "SELECT * FROM unnest(%s::text[], %s::bigint[])",
+            postgres_db.columns(("text", "bigint"), [("x", 1), ("y", None)]),
+        ).fetchall()
+        assert got == [("x", 1), ("y", None)]

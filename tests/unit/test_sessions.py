@@ -98,6 +98,18 @@ async def test_concurrent_writers(store: SessionStore) -> None:
     assert all([c.id for c in chain] == ["parent", f"kid{i}"] for i, chain in enumerate(chains))
 
 
+async def test_a_response_put_twice_in_one_batch_keeps_its_last_version(
+    store: SessionStore,
+) -> None:
+    # The puts gathered here land in one group commit; the later one wins, as in sequence.
+    first, last = rec("twice", status="in_progress"), rec("twice")
+    last.replay = b'{"log": 1}'
+    await asyncio.gather(store.put(rec("other")), store.put(first), store.put(last))
+    got = await store.get("twice")
+    assert got is not None and got.status == "completed" and got.replay == b'{"log": 1}'
+    assert await store.count() == 2
+
+
 async def test_chain_order_and_policy(store: SessionStore) -> None:
     await store.put(rec("a"))
     await store.put(rec("b", "a", status="failed"))
