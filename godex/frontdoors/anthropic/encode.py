@@ -111,6 +111,11 @@ class MessagesStream:
             self._one(event, out)
         return out
 
+    def block_index(self, output_index: int) -> int | None:
+        """The content block an output item's deltas go to, if one is open."""
+        opened = self._open.get(output_index)
+        return None if opened is None else opened[0]
+
     def _open_block(
         self, output_index: int, kind: str, block: dict[str, Any], out: list[Event]
     ) -> int:

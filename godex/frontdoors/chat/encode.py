@@ -93,14 +93,14 @@ class ChatStream:
 
     def __init__(self, include_usage: bool) -> None:
         self.include_usage = include_usage
-        self._base: dict[str, Any] = {}
+        self.base: dict[str, Any] = {}  # every chunk's id, object, created and model
         self._tool_index: dict[int, int] = {}  # output_index -> tool_calls[].index
         self._streamed_args: set[int] = set()
         self.done = False
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> Event:
         choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
-        return {**self._base, "choices": [choice]}
+        return {**self.base, "choices": [choice]}
 
     def feed(self, events: list[Event]) -> list[Event]:
         out: list[Event] = []
@@ -112,7 +112,7 @@ class ChatStream:
         kind = event["type"]
         if kind == "response.created":
             resp = event["response"]
-            self._base = {
+            self.base = {
                 "id": completion_id(resp["id"]),
                 "object": "chat.completion.chunk",
                 "created": resp.get("created_at") or 0,
@@ -154,7 +154,7 @@ class ChatStream:
             resp = event["response"]
             out.append(self._chunk({}, finish_reason(resp)))
             if self.include_usage:
-                out.append({**self._base, "choices": [], "usage": usage(resp)})
+                out.append({**self.base, "choices": [], "usage": usage(resp)})
             self.done = True
         elif kind == "response.failed":
             err = event["response"].get("error") or {}
