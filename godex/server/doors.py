@@ -28,7 +28,8 @@ _DONE = b"data: [DONE]\n\n"
 _TEXT_DELTA = "response.output_text.delta"
 # A paced stream's batches are mostly one text delta each. Both framings write that batch from
 # cached bytes around the encoded text instead of building the door's event and encoding it
-# whole: the same bytes (tests/unit/test_door_framing.py), ~1 µs less a batch.
+# whole: the same bytes (tests/unit/test_door_framing.py), a third of the instructions a batch
+# (cachegrind: Messages 14.5k -> 5.7k, Chat 15.6k -> 4.5k; Responses framing takes 7.3k).
 _BLOCK_DELTA = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":'
 _TEXT_DELTA_MID = b',"delta":{"type":"text_delta","text":'
 _CHUNK_TAIL = b'},"finish_reason":null,"logprobs":null}]}\n\n'
