@@ -143,10 +143,10 @@ class CompactionExchange(OpenedTurn):
         self._finish(summary, usage)
         response = self.builder.response
         note_result(self.ctx, response, self.builder.event_count)
-        encoded = encode_json(response)
+        done = Completed(response)
         if not self.legacy:  # the legacy endpoint's answer is not a Response to continue from
-            await self.gateway.persist(self.req, self.route, response, encoded)
-        return Completed(response, encoded)
+            await self.gateway.persist(self.req, self.route, response, done)
+        return done
 
     async def stream(self) -> AsyncIterator[list[Event]]:
         builder = self.builder

@@ -17,7 +17,7 @@ from godex.errors import GodexError
 from godex.gateway.context import RequestContext
 from godex.gateway.failover import Opened
 from godex.gateway.managed_search import SearchRounds
-from godex.gateway.pipeline import Completed, OpenedTurn, Pipeline, encode_json, note_result
+from godex.gateway.pipeline import Completed, OpenedTurn, Pipeline, note_result
 
 
 class Reader(Protocol):
@@ -66,9 +66,9 @@ class TurnExchange(OpenedTurn):
         builder.finish()
         response = builder.response
         note_result(self.ctx, response, builder.event_count)
-        encoded = encode_json(response)
-        await self.gateway.persist(self.req, self.route, response, encoded)
-        return Completed(response, encoded)
+        done = Completed(response)
+        await self.gateway.persist(self.req, self.route, response, done)
+        return done
 
     async def stream(self) -> AsyncIterator[list[Event]]:
         """Upstream deltas through the builder, batch by batch; the terminal batch last, after

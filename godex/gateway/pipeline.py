@@ -66,12 +66,24 @@ _ECHO_FIELDS = (
 )
 
 
-@dataclasses.dataclass(slots=True)
 class Completed:
-    """A finished sync exchange: the Response and the exact bytes the client gets."""
+    """A finished sync exchange: the Response and the exact bytes a Responses client gets.
 
-    response: dict[str, Any]
-    encoded: bytes
+    The bytes are encoded on first use: the other doors send their own shape, and a turn that
+    is not stored never needs them (the whole Response encoded again, ~2 µs a short answer).
+    """
+
+    __slots__ = ("_encoded", "response")
+
+    def __init__(self, response: dict[str, Any]) -> None:
+        self.response = response
+        self._encoded: bytes | None = None
+
+    @property
+    def encoded(self) -> bytes:
+        if self._encoded is None:
+            self._encoded = encode_json(self.response)
+        return self._encoded
 
 
 class Exchange(Protocol):
@@ -303,7 +315,7 @@ class Pipeline:
         req: ResponsesRequest,
         route: Route,
         response: dict[str, Any],
-        encoded: bytes | None = None,
+        done: Completed | None = None,
         builder: ResponseBuilder | None = None,
     ) -> None:
         store = self.services.sessions
@@ -313,6 +325,7 @@ class Pipeline:
             return
         log = builder.recording() if builder is not None else None
         replay = encode_json(log) if log is not None else None
+        encoded = done.encoded if done is not None else None
         await persist(store, req, route, response, encoded, replay)
 
     async def _extend_conversation(

@@ -17,7 +17,6 @@ from godex.gateway.pipeline import (
     Completed,
     OpenedTurn,
     Pipeline,
-    encode_json,
     note_result,
 )
 from godex.protocol.deltas import Finish
@@ -54,9 +53,9 @@ class WarmupExchange(OpenedTurn):
         self.builder.start()
         self._finish()
         response = self.builder.response
-        encoded = encode_json(response)
-        await self.gateway.persist(self.req, self.route, response, encoded)
-        return Completed(response, encoded)
+        done = Completed(response)
+        await self.gateway.persist(self.req, self.route, response, done)
+        return done
 
     async def stream(self) -> AsyncIterator[list[Event]]:
         tail = self._finish()

@@ -9,13 +9,12 @@ terminal Responses event becomes ``message_delta`` + ``message_stop``, or an ``e
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from godex.frontdoors.anthropic.errors import error_type_for_code
 
 Event = dict[str, Any]
-
-_REASONING_DELTAS = ("response.reasoning_text.delta", "response.reasoning_summary_text.delta")
 
 
 def stop_reason(response: dict[str, Any]) -> str:
@@ -108,8 +107,15 @@ class MessagesStream:
     def feed(self, events: list[Event]) -> list[Event]:
         out: list[Event] = []
         for event in events:
-            self._one(event, out)
+            handle = _HANDLERS.get(event["type"])
+            if handle is not None:  # the other Responses events have no Messages form
+                handle(self, event, out)
         return out
+
+    def block_index(self, output_index: int) -> int | None:
+        """The content block an output item's deltas go to, if one is open."""
+        opened = self._open.get(output_index)
+        return None if opened is None else opened[0]
 
     def _open_block(
         self, output_index: int, kind: str, block: dict[str, Any], out: list[Event]
@@ -125,89 +131,94 @@ class MessagesStream:
         if opened is not None:
             out.append({"type": "content_block_delta", "index": opened[0], "delta": delta})
 
-    def _one(self, event: Event, out: list[Event]) -> None:
-        kind = event["type"]
-        if kind == "response.created":
-            resp = event["response"]
-            out.append(
-                {
-                    "type": "message_start",
-                    "message": {
-                        "id": message_id(resp["id"]),
-                        "type": "message",
-                        "role": "assistant",
-                        "model": resp.get("model"),
-                        "content": [],
-                        "stop_reason": None,
-                        "stop_sequence": None,
-                        "usage": usage(None),
+    def _created(self, event: Event, out: list[Event]) -> None:
+        resp = event["response"]
+        out.append(
+            {
+                "type": "message_start",
+                "message": {
+                    "id": message_id(resp["id"]),
+                    "type": "message",
+                    "role": "assistant",
+                    "model": resp.get("model"),
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": {
+                        "input_tokens": 0,
+                        "cache_creation_input_tokens": 0,
+                        "cache_read_input_tokens": 0,
+                        "output_tokens": 0,
                     },
-                }
+                },
+            }
+        )
+        out.append({"type": "ping"})
+
+    def _in_progress(self, event: Event, out: list[Event]) -> None:
+        if not any(e["type"] == "message_start" for e in out):
+            out.append({"type": "ping"})  # the builder's keep-alive
+
+    def _item_added(self, event: Event, out: list[Event]) -> None:
+        item = event["item"]
+        oi = event["output_index"]
+        if item["type"] == "reasoning":
+            self._open_block(
+                oi, "thinking", {"type": "thinking", "thinking": "", "signature": ""}, out
             )
-            out.append({"type": "ping"})
-        elif kind == "response.in_progress":
-            if not any(e["type"] == "message_start" for e in out):
-                out.append({"type": "ping"})  # the builder's keep-alive
-        elif kind == "response.output_item.added":
-            item = event["item"]
-            oi = event["output_index"]
-            if item["type"] == "reasoning":
-                self._open_block(
-                    oi, "thinking", {"type": "thinking", "thinking": "", "signature": ""}, out
-                )
-            elif item["type"] == "function_call":
-                block = {
-                    "type": "tool_use",
-                    "id": item["call_id"],
-                    "name": item["name"],
-                    "input": {},
-                }
-                self._open_block(oi, "tool_use", block, out)
-        elif kind == "response.content_part.added":
-            if event["part"].get("type") == "output_text":
-                self._open_block(event["output_index"], "text", {"type": "text", "text": ""}, out)
-        elif kind == "response.output_text.delta":
-            if event["delta"]:
-                self._delta(
-                    event["output_index"], {"type": "text_delta", "text": event["delta"]}, out
-                )
-        elif kind in _REASONING_DELTAS:
-            if self.display_thinking and event["delta"]:
-                delta = {"type": "thinking_delta", "thinking": event["delta"]}
-                self._delta(event["output_index"], delta, out)
-        elif kind == "response.function_call_arguments.delta":
-            if event["delta"]:
-                self._streamed_args.add(event["output_index"])
-                delta = {"type": "input_json_delta", "partial_json": event["delta"]}
-                self._delta(event["output_index"], delta, out)
-        elif kind == "response.output_item.done":
-            self._item_done(event["output_index"], event["item"], out)
-        elif kind in ("response.completed", "response.incomplete"):
-            self._close_all(out)
-            resp = event["response"]
-            out.append(
-                {
-                    "type": "message_delta",
-                    "delta": {"stop_reason": stop_reason(resp), "stop_sequence": None},
-                    "usage": usage(resp),
-                }
-            )
-            out.append({"type": "message_stop"})
-            self.done = True
-        elif kind == "response.failed":
-            self._close_all(out)
-            err = event["response"].get("error") or {}
-            code = str(err.get("code") or "")
-            out.append(
-                {
-                    "type": "error",
-                    "error": {
-                        "type": error_type_for_code(code),
-                        "message": err.get("message") or "the upstream model failed",
-                    },
-                }
-            )
-            self.done = True
+        elif item["type"] == "function_call":
+            block = {"type": "tool_use", "id": item["call_id"], "name": item["name"], "input": {}}
+            self._open_block(oi, "tool_use", block, out)
+
+    def _part_added(self, event: Event, out: list[Event]) -> None:
+        if event["part"].get("type") == "output_text":
+            self._open_block(event["output_index"], "text", {"type": "text", "text": ""}, out)
+
+    def _text(self, event: Event, out: list[Event]) -> None:
+        if event["delta"]:
+            self._delta(event["output_index"], {"type": "text_delta", "text": event["delta"]}, out)
+
+    def _reasoning(self, event: Event, out: list[Event]) -> None:
+        if self.display_thinking and event["delta"]:
+            delta = {"type": "thinking_delta", "thinking": event["delta"]}
+            self._delta(event["output_index"], delta, out)
+
+    def _arguments(self, event: Event, out: list[Event]) -> None:
+        if event["delta"]:
+            self._streamed_args.add(event["output_index"])
+            delta = {"type": "input_json_delta", "partial_json": event["delta"]}
+            self._delta(event["output_index"], delta, out)
+
+    def _done_item(self, event: Event, out: list[Event]) -> None:
+        self._item_done(event["output_index"], event["item"], out)
+
+    def _ended(self, event: Event, out: list[Event]) -> None:
+        self._close_all(out)
+        resp = event["response"]
+        out.append(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop_reason(resp), "stop_sequence": None},
+                "usage": usage(resp),
+            }
+        )
+        out.append({"type": "message_stop"})
+        self.done = True
+
+    def _failed(self, event: Event, out: list[Event]) -> None:
+        self._close_all(out)
+        err = event["response"].get("error") or {}
+        code = str(err.get("code") or "")
+        out.append(
+            {
+                "type": "error",
+                "error": {
+                    "type": error_type_for_code(code),
+                    "message": err.get("message") or "the upstream model failed",
+                },
+            }
+        )
+        self.done = True
 
     def _item_done(self, oi: int, item: dict[str, Any], out: list[Event]) -> None:
         opened = self._open.pop(oi, None)
@@ -227,3 +238,20 @@ class MessagesStream:
         for oi in sorted(self._open):
             out.append({"type": "content_block_stop", "index": self._open[oi][0]})
         self._open.clear()
+
+
+# Responses event type → its handler: one lookup an event instead of a chain of comparisons.
+_HANDLERS: dict[str, Callable[[MessagesStream, Event, list[Event]], None]] = {
+    "response.created": MessagesStream._created,
+    "response.in_progress": MessagesStream._in_progress,
+    "response.output_item.added": MessagesStream._item_added,
+    "response.content_part.added": MessagesStream._part_added,
+    "response.output_text.delta": MessagesStream._text,
+    "response.reasoning_text.delta": MessagesStream._reasoning,
+    "response.reasoning_summary_text.delta": MessagesStream._reasoning,
+    "response.function_call_arguments.delta": MessagesStream._arguments,
+    "response.output_item.done": MessagesStream._done_item,
+    "response.completed": MessagesStream._ended,
+    "response.incomplete": MessagesStream._ended,
+    "response.failed": MessagesStream._failed,
+}

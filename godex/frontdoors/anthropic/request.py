@@ -29,6 +29,8 @@ from godex.frontdoors.common import (
 # instruction. It changes between builds, so forwarding it would only break prefix caches.
 _BILLING_PREFIX = "x-anthropic-billing-header:"
 _EFFORTS = ("low", "medium", "high", "max")
+# Messages parameters the canonical turn has no field for: dropped, each a diagnostic.
+_IGNORED = ("top_k", "service_tier", "container", "mcp_servers")
 
 
 @dataclass(slots=True)
@@ -79,11 +81,12 @@ def parse_messages(body: bytes, *, count_only: bool = False) -> MessagesRequest:
         stop=string_list(data, "stop_sequences"),
     )
     opt(data, "metadata", (dict,), "an object")  # accepted; user_id is not forwarded upstream
-    turn.diagnostics = [
-        ("ignored", key, "no equivalent in the provider request; dropped")
-        for key in ("top_k", "service_tier", "container", "mcp_servers")
-        if data.get(key) is not None
-    ]
+    if not data.keys().isdisjoint(_IGNORED):  # one C-level check where most bodies have none
+        turn.diagnostics = [
+            ("ignored", key, "no equivalent in the provider request; dropped")
+            for key in _IGNORED
+            if data.get(key) is not None
+        ]
     return MessagesRequest(turn, display)
 
 

@@ -8,11 +8,10 @@ only non-empty argument fragments.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 Event = dict[str, Any]
-
-_REASONING_DELTAS = ("response.reasoning_text.delta", "response.reasoning_summary_text.delta")
 
 
 def finish_reason(response: dict[str, Any]) -> str:
@@ -93,80 +92,102 @@ class ChatStream:
 
     def __init__(self, include_usage: bool) -> None:
         self.include_usage = include_usage
-        self._base: dict[str, Any] = {}
+        self.base: dict[str, Any] = {}  # every chunk's id, object, created and model
         self._tool_index: dict[int, int] = {}  # output_index -> tool_calls[].index
         self._streamed_args: set[int] = set()
         self.done = False
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> Event:
         choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
-        return {**self._base, "choices": [choice]}
+        return {**self.base, "choices": [choice]}
 
     def feed(self, events: list[Event]) -> list[Event]:
         out: list[Event] = []
         for event in events:
-            self._one(event, out)
+            handle = _HANDLERS.get(event["type"])
+            if handle is not None:  # the other Responses events have no chunk of their own
+                handle(self, event, out)
         return out
 
-    def _one(self, event: Event, out: list[Event]) -> None:
-        kind = event["type"]
-        if kind == "response.created":
-            resp = event["response"]
-            self._base = {
-                "id": completion_id(resp["id"]),
-                "object": "chat.completion.chunk",
-                "created": resp.get("created_at") or 0,
-                "model": resp.get("model"),
+    def _created(self, event: Event, out: list[Event]) -> None:
+        resp = event["response"]
+        self.base = {
+            "id": completion_id(resp["id"]),
+            "object": "chat.completion.chunk",
+            "created": resp.get("created_at") or 0,
+            "model": resp.get("model"),
+        }
+        out.append(self._chunk({"role": "assistant", "content": ""}))
+
+    def _text(self, event: Event, out: list[Event]) -> None:
+        if event["delta"]:
+            out.append(self._chunk({"content": event["delta"]}))
+
+    def _reasoning(self, event: Event, out: list[Event]) -> None:
+        if event["delta"]:
+            out.append(self._chunk({"reasoning_content": event["delta"]}))
+
+    def _item_added(self, event: Event, out: list[Event]) -> None:
+        item = event["item"]
+        if item["type"] == "function_call":
+            index = len(self._tool_index)
+            self._tool_index[event["output_index"]] = index
+            call = {
+                "index": index,
+                "id": item["call_id"],
+                "type": "function",
+                "function": {"name": item["name"], "arguments": ""},
             }
-            out.append(self._chunk({"role": "assistant", "content": ""}))
-        elif kind == "response.output_text.delta":
-            if event["delta"]:
-                out.append(self._chunk({"content": event["delta"]}))
-        elif kind in _REASONING_DELTAS:
-            if event["delta"]:
-                out.append(self._chunk({"reasoning_content": event["delta"]}))
-        elif kind == "response.output_item.added":
-            item = event["item"]
-            if item["type"] == "function_call":
-                index = len(self._tool_index)
-                self._tool_index[event["output_index"]] = index
-                call = {
-                    "index": index,
-                    "id": item["call_id"],
-                    "type": "function",
-                    "function": {"name": item["name"], "arguments": ""},
+            out.append(self._chunk({"tool_calls": [call]}))
+
+    def _arguments(self, event: Event, out: list[Event]) -> None:
+        at = self._tool_index.get(event["output_index"])
+        if at is not None and event["delta"]:
+            self._streamed_args.add(event["output_index"])
+            call = {"index": at, "function": {"arguments": event["delta"]}}
+            out.append(self._chunk({"tool_calls": [call]}))
+
+    def _item_done(self, event: Event, out: list[Event]) -> None:
+        oi = event["output_index"]
+        item = event["item"]
+        at = self._tool_index.get(oi)
+        if at is not None and oi not in self._streamed_args and item.get("arguments"):
+            call = {"index": at, "function": {"arguments": item["arguments"]}}
+            out.append(self._chunk({"tool_calls": [call]}))
+
+    def _ended(self, event: Event, out: list[Event]) -> None:
+        resp = event["response"]
+        out.append(self._chunk({}, finish_reason(resp)))
+        if self.include_usage:
+            out.append({**self.base, "choices": [], "usage": usage(resp)})
+        self.done = True
+
+    def _failed(self, event: Event, out: list[Event]) -> None:
+        err = event["response"].get("error") or {}
+        # What OpenAI sends when a stream fails after its 200: one error object.
+        out.append(
+            {
+                "error": {
+                    "message": err.get("message") or "the upstream model failed",
+                    "type": "server_error",
+                    "param": None,
+                    "code": err.get("code"),
                 }
-                out.append(self._chunk({"tool_calls": [call]}))
-        elif kind == "response.function_call_arguments.delta":
-            at = self._tool_index.get(event["output_index"])
-            if at is not None and event["delta"]:
-                self._streamed_args.add(event["output_index"])
-                call = {"index": at, "function": {"arguments": event["delta"]}}
-                out.append(self._chunk({"tool_calls": [call]}))
-        elif kind == "response.output_item.done":
-            oi = event["output_index"]
-            item = event["item"]
-            at = self._tool_index.get(oi)
-            if at is not None and oi not in self._streamed_args and item.get("arguments"):
-                call = {"index": at, "function": {"arguments": item["arguments"]}}
-                out.append(self._chunk({"tool_calls": [call]}))
-        elif kind in ("response.completed", "response.incomplete"):
-            resp = event["response"]
-            out.append(self._chunk({}, finish_reason(resp)))
-            if self.include_usage:
-                out.append({**self._base, "choices": [], "usage": usage(resp)})
-            self.done = True
-        elif kind == "response.failed":
-            err = event["response"].get("error") or {}
-            # What OpenAI sends when a stream fails after its 200: one error object.
-            out.append(
-                {
-                    "error": {
-                        "message": err.get("message") or "the upstream model failed",
-                        "type": "server_error",
-                        "param": None,
-                        "code": err.get("code"),
-                    }
-                }
-            )
-            self.done = True
+            }
+        )
+        self.done = True
+
+
+# Responses event type → its handler: one lookup an event instead of a chain of comparisons.
+_HANDLERS: dict[str, Callable[[ChatStream, Event, list[Event]], None]] = {
+    "response.created": ChatStream._created,
+    "response.output_text.delta": ChatStream._text,
+    "response.reasoning_text.delta": ChatStream._reasoning,
+    "response.reasoning_summary_text.delta": ChatStream._reasoning,
+    "response.output_item.added": ChatStream._item_added,
+    "response.function_call_arguments.delta": ChatStream._arguments,
+    "response.output_item.done": ChatStream._item_done,
+    "response.completed": ChatStream._ended,
+    "response.incomplete": ChatStream._ended,
+    "response.failed": ChatStream._failed,
+}
