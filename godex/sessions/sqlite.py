@@ -183,12 +183,7 @@ class SqliteStore:
             db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError:
             return False  # busy: the thread waits for it
-        try:
-            db.executemany(_INSERT, rows)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        _insert(db, rows=rows, begun=True)
         return True
 
     async def get(self, response_id: str, *, owner: str | None = None) -> StoredResponse | None:
@@ -413,8 +408,10 @@ class SqliteStore:
             self._checkpointer.join(10)
 
 
-def _insert(db: sqlite3.Connection, *, rows: list[tuple[Any, ...]]) -> None:
-    db.execute("BEGIN")
+def _insert(db: sqlite3.Connection, *, rows: list[tuple[Any, ...]], begun: bool = False) -> None:
+    """The rows in one transaction; ``begun``: the caller has opened it (to take the lock)."""
+    if not begun:
+        db.execute("BEGIN")
     try:
         db.executemany(_INSERT, rows)
         db.execute("COMMIT")
