@@ -419,8 +419,9 @@ async def _paced(t: Target, conns: int) -> dict[str, float]:
     body = t.body(True)
     durations: list[float] = []
     peak = 0.0
-    assert t.proc is not None
-    base = rss_mb(t.proc.pid)
+    # The upstream's own pace (``direct``) has no process of ours to watch.
+    pid = t.proc.pid if t.proc is not None else None
+    base = rss_mb(pid) if pid is not None else 0.0
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as s:
 
         async def one() -> None:
@@ -434,8 +435,8 @@ async def _paced(t: Target, conns: int) -> dict[str, float]:
 
         async def sample() -> None:
             nonlocal peak
-            while True:
-                peak = max(peak, rss_mb(t.proc.pid))  # type: ignore[union-attr]
+            while pid is not None:
+                peak = max(peak, rss_mb(pid))
                 await asyncio.sleep(0.1)
 
         sampler = asyncio.ensure_future(sample())
