@@ -22,28 +22,32 @@ class MemoryLimiter:
             self._tokens.clear()
 
     async def admit(self, buckets: tuple[Bucket, ...], window: int) -> Decision:
-        self._roll(window)
+        if window != self._window:
+            self._roll(window)
+        requests, tokens, concurrent = self._requests, self._tokens, self._concurrent
         for i, b in enumerate(buckets):
-            lim = b.limits
-            if lim.rpm and self._requests[b.name] >= lim.rpm:
+            lim, name = b.limits, b.name
+            if lim.rpm and requests[name] >= lim.rpm:
                 return Decision(False, i, "requests", self._usage(buckets))
-            if lim.tpm and self._tokens[b.name] >= lim.tpm:
+            if lim.tpm and tokens[name] >= lim.tpm:
                 return Decision(False, i, "tokens", self._usage(buckets))
-            if lim.concurrent and self._concurrent[b.name] >= lim.concurrent:
+            if lim.concurrent and concurrent[name] >= lim.concurrent:
                 return Decision(False, i, "concurrent", self._usage(buckets))
         for b in buckets:
-            self._requests[b.name] += 1
+            requests[b.name] += 1
             if b.limits.concurrent:
-                self._concurrent[b.name] += 1
-        return Decision(True, usage=self._usage(buckets))
+                concurrent[b.name] += 1
+        return Decision(True, -1, "", self._usage(buckets))
 
     def _usage(self, buckets: tuple[Bucket, ...]) -> tuple[Usage, ...]:
-        return tuple(Usage(self._requests[b.name], self._tokens[b.name]) for b in buckets)
+        requests, tokens = self._requests, self._tokens
+        return tuple([Usage(requests[b.name], tokens[b.name]) for b in buckets])
 
     async def settle(
         self, buckets: tuple[Bucket, ...], window: int, tokens: int, spend: Spend | None
     ) -> tuple[int, int] | None:
-        self._roll(window)
+        if window != self._window:
+            self._roll(window)
         for b in buckets:
             if b.limits.concurrent and self._concurrent[b.name] > 0:
                 self._concurrent[b.name] -= 1

@@ -14,7 +14,7 @@ from fnmatch import fnmatchcase
 from godex.config.schema import GodexConfig, KeyLimits
 from godex.errors import GodexError, RateLimitError
 from godex.gateway.context import RequestContext
-from godex.limits.base import Bucket, Decision, Limiter, Spend, periods, reset_in, window_of
+from godex.limits.base import WINDOW_S, Bucket, Decision, Limiter, Spend, Usage, periods, reset_in
 from godex.limits.memory import MemoryLimiter
 from godex.limits.prices import PriceBook
 from godex.logging import get_logger
@@ -25,12 +25,36 @@ log = get_logger("godex.limits")
 _BUCKETS_MEMO = 4096
 
 
+Header = tuple[bytes, bytes]
+
+
 @dataclass(slots=True)
 class Ticket:
     buckets: tuple[Bucket, ...] = ()
     principal: Principal | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: list[Header] = field(default_factory=list)  # x-ratelimit-*, ready for the wire
     left: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Caps:
+    """A caller's buckets, and which of them each x-ratelimit-* trio reports: the first that
+    caps that kind, as (bucket index, its cap, the cap spelled for the header)."""
+
+    buckets: tuple[Bucket, ...]
+    requests: tuple[int, int, bytes] | None = None
+    tokens: tuple[int, int, bytes] | None = None
+
+
+def caps_of(buckets: tuple[Bucket, ...]) -> Caps:
+    requests = tokens = None
+    for i, b in enumerate(buckets):
+        rpm, tpm = b.limits.rpm, b.limits.tpm
+        if rpm and requests is None:
+            requests = (i, rpm, str(rpm).encode())
+        if tpm and tokens is None:
+            tokens = (i, tpm, str(tpm).encode())
+    return Caps(buckets, requests, tokens)
 
 
 def duration(seconds: float) -> str:
@@ -78,20 +102,23 @@ class Admission:
         self.model_limits = config.limits.models
         self.fail_open = config.limits.on_redis_down == "open"
         self.prices = PriceBook(config.prices)
-        self._buckets: dict[tuple[str | None, KeyLimits, str | None], tuple[Bucket, ...]] = {}
+        self._caps: dict[tuple[str | None, KeyLimits, str | None], Caps] = {}
 
     def applies(self, who: Principal) -> bool:
         """Anything to check for this caller (anonymous with no limits: nothing)."""
         return who.name is not None or bool(self.model_limits) or self.global_limits.any
 
     def buckets(self, who: Principal, model: str | None) -> tuple[Bucket, ...]:
+        return self.caps(who, model).buckets
+
+    def caps(self, who: Principal, model: str | None) -> Caps:
         # Remembered per caller and model (bounded): the same few pairs ask every turn.
         memo = (who.name, who.limits, model)
-        found = self._buckets.get(memo)
+        found = self._caps.get(memo)
         if found is None:
-            if len(self._buckets) >= _BUCKETS_MEMO:
-                self._buckets.clear()
-            found = self._buckets[memo] = self._make_buckets(who, model)
+            if len(self._caps) >= _BUCKETS_MEMO:
+                self._caps.clear()
+            found = self._caps[memo] = caps_of(self._make_buckets(who, model))
         return found
 
     def _make_buckets(self, who: Principal, model: str | None) -> tuple[Bucket, ...]:
@@ -107,27 +134,33 @@ class Admission:
             out.append(Bucket("global", self.global_limits))
         return tuple(out)
 
-    async def enter(self, who: Principal, model: str | None, ctx: RequestContext) -> Ticket:
-        ticket = Ticket(principal=who)
+    async def enter(
+        self, who: Principal, model: str | None, ctx: RequestContext, ticket: Ticket | None = None
+    ) -> Ticket:
+        """Admit a turn into ``ticket`` (a new one when not given), or raise its refusal."""
+        if ticket is None:
+            ticket = Ticket()
+        ticket.principal = who
         if who.name is not None and model and not who.allows(model):
             raise model_not_allowed(who.name, model)
         if who.name is not None and who.budget.any:
             await self._check_budget(who)
-        buckets = self.buckets(who, model)
+        caps = self.caps(who, model)
+        buckets = caps.buckets
         if not buckets:
             return ticket
         now = time.time()
         try:
-            decision = await self.limiter.admit(buckets, window_of(now))
+            decision = await self.limiter.admit(buckets, int(now // WINDOW_S))
         except Exception as exc:  # the backend (Redis) is down: the configured policy applies
             self._down(exc)
             return ticket
-        ticket.headers = _headers(buckets, decision, now)
-        if not decision.admitted:
+        headers = _headers(caps, decision.usage, now)
+        if not decision.admitted:  # the refusal carries the headers itself
             b = buckets[decision.bucket]
             self.metrics.limit_rejected(self.metrics.key_label(who.name or ""), decision.what)
-            raise _rate_limited(b, decision, now, ticket.headers)
-        ticket.buckets = buckets
+            raise _rate_limited(b, decision, now, headers)
+        ticket.headers, ticket.buckets = headers, buckets
         return ticket
 
     async def _check_budget(self, who: Principal) -> None:
@@ -163,15 +196,14 @@ class Admission:
         ctx.cost_usd = cost
         who = ticket.principal
         spend = None
+        now = time.time()
         if who is not None and who.name is not None and (tokens or cost):
-            day, month = periods(time.time())
+            day, month = periods(now)
             spend = Spend(who.name, day, month, round(cost * 1_000_000), tokens)
         if not ticket.buckets and spend is None:
             return
         try:
-            totals = await self.limiter.settle(
-                ticket.buckets, window_of(time.time()), tokens, spend
-            )
+            totals = await self.limiter.settle(ticket.buckets, int(now // WINDOW_S), tokens, spend)
         except Exception as exc:
             self.metrics.limits_backend_down()
             log.warning("limits_charge_failed", error=type(exc).__name__)
@@ -180,42 +212,52 @@ class Admission:
             self._note_spend(who, totals[0])
 
     def _note_spend(self, who: Principal, micro_usd: int) -> None:
-        label = self.metrics.key_label(who.name or "")
         remaining = None
         if who.budget.usd_per_day is not None:
             remaining = max(who.budget.usd_per_day - micro_usd / 1_000_000, 0.0)
-        self.metrics.key_spend(label, micro_usd / 1_000_000, remaining)
+        self.metrics.key_spend(who.name or "", micro_usd / 1_000_000, remaining)
 
 
-_reset: tuple[int, str] = (-1, "")
+_reset: tuple[int, bytes] = (-1, b"")
 
 
 def _reset_text(now: float) -> str:
+    return _reset_bytes(now).decode()
+
+
+def _reset_bytes(now: float) -> bytes:
     """``duration(reset_in(now))``, the same for a tenth of a second (it prints 3 digits)."""
     global _reset
     tick = int(now * 10)
     if tick != _reset[0]:
-        _reset = (tick, duration(reset_in(tick / 10)))
+        _reset = (tick, duration(reset_in(tick / 10)).encode())
     return _reset[1]
 
 
-def _headers(buckets: tuple[Bucket, ...], d: Decision, now: float) -> dict[str, str]:
+def _headers(caps: Caps, usage: tuple[Usage, ...], now: float) -> list[Header]:
     """OpenAI's x-ratelimit-* headers, from the first bucket that caps each kind."""
-    out: dict[str, str] = {}
-    reset = _reset_text(now)
-    for b, used in zip(buckets, d.usage, strict=False):
-        if b.limits.rpm and "x-ratelimit-limit-requests" not in out:
-            out["x-ratelimit-limit-requests"] = str(b.limits.rpm)
-            out["x-ratelimit-remaining-requests"] = str(max(b.limits.rpm - used.requests, 0))
-            out["x-ratelimit-reset-requests"] = reset
-        if b.limits.tpm and "x-ratelimit-limit-tokens" not in out:
-            out["x-ratelimit-limit-tokens"] = str(b.limits.tpm)
-            out["x-ratelimit-remaining-tokens"] = str(max(b.limits.tpm - used.tokens, 0))
-            out["x-ratelimit-reset-tokens"] = reset
+    out: list[Header] = []
+    reset = _reset_bytes(now)
+    req, tok = caps.requests, caps.tokens
+    if req is not None and req[0] < len(usage):
+        i, cap, spelled = req
+        out += (
+            (b"x-ratelimit-limit-requests", spelled),
+            (b"x-ratelimit-remaining-requests", b"%d" % max(cap - usage[i].requests, 0)),
+            (b"x-ratelimit-reset-requests", reset),
+        )
+    if tok is not None and tok[0] < len(usage):
+        i, cap, spelled = tok
+        out += (
+            (b"x-ratelimit-limit-tokens", spelled),
+            (b"x-ratelimit-remaining-tokens", b"%d" % max(cap - usage[i].tokens, 0)),
+            (b"x-ratelimit-reset-tokens", reset),
+        )
     return out
 
 
-def _rate_limited(b: Bucket, d: Decision, now: float, headers: dict[str, str]) -> RateLimitError:
+def _rate_limited(b: Bucket, d: Decision, now: float, raw: list[Header]) -> RateLimitError:
+    headers = {k.decode(): v.decode() for k, v in raw}
     lim: KeyLimits = b.limits
     # A concurrency slot frees when a turn ends; a second is a fair guess for the client.
     wait = 1.0 if d.what == "concurrent" else reset_in(now)

@@ -300,10 +300,7 @@ class GodexApp:
                 started = True
                 ctx.http_status = message["status"]
                 if ticket.headers:  # every admitted response carries the x-ratelimit-* headers
-                    message["headers"] = [
-                        *message.get("headers", ()),
-                        *((k.encode(), v.encode()) for k, v in ticket.headers.items()),
-                    ]
+                    message["headers"] = [*message.get("headers", ()), *ticket.headers]
             await send(message)
 
         try:
@@ -435,9 +432,7 @@ class GodexApp:
         admission = self.state.admission
         if not admission.applies(who):
             return body
-        admitted = await admission.enter(who, requested_model(body), ctx)
-        ticket.buckets, ticket.principal = admitted.buckets, admitted.principal
-        ticket.headers = admitted.headers
+        await admission.enter(who, requested_model(body), ctx, ticket)
         return body
 
     async def _has_key(self, scope: Scope) -> bool:
@@ -607,7 +602,7 @@ class GodexApp:
             metrics.upstream_error(provider=provider, code=ctx.error_code)
         if ctx.key_name is not None:
             tokens = int(usage.get("total_tokens") or 0)
-            metrics.observe_key(metrics.key_label(ctx.key_name), tokens, ctx.cost_usd or 0.0)
+            metrics.observe_key(ctx.key_name, tokens, ctx.cost_usd or 0.0)
         metrics.request_done()
         recorder = self.services.recorder
         if recorder.enabled and ctx.route in TRACED_ROUTES:

@@ -314,13 +314,14 @@ class Metrics:
     def limits_backend_down(self) -> None:
         self.limits_down.inc()
 
-    def observe_key(self, key: str, tokens: int, cost_usd: float) -> None:
-        self._pending_keys.append((key, tokens, cost_usd))
+    def observe_key(self, name: str, tokens: int, cost_usd: float) -> None:
+        """A finished turn of key ``name`` (labelled at the flush, not per request)."""
+        self._pending_keys.append((name, tokens, cost_usd))
 
     def _apply_keys(self, pending: list[tuple[str, int, float]]) -> None:
         sums: dict[str, list[float]] = {}
-        for key, tokens, cost in pending:
-            acc = sums.setdefault(key, [0, 0, 0.0])
+        for name, tokens, cost in pending:
+            acc = sums.setdefault(self.key_label(name), [0, 0, 0.0])
             acc[0] += 1
             acc[1] += tokens
             acc[2] += cost
@@ -331,12 +332,13 @@ class Metrics:
             if key_cost:
                 self.key_cost.labels(key).inc(key_cost)
 
-    def key_spend(self, key: str, today_usd: float, remaining_usd: float | None) -> None:
-        # Gauges: only the latest value of each key matters, set at the next flush.
-        self._pending_spend[key] = (today_usd, remaining_usd)
+    def key_spend(self, name: str, today_usd: float, remaining_usd: float | None) -> None:
+        # Gauges: only the latest value of each key matters, set (and labelled) at the flush.
+        self._pending_spend[name] = (today_usd, remaining_usd)
 
     def _apply_spend(self, pending: dict[str, tuple[float, float | None]]) -> None:
-        for key, (today_usd, remaining_usd) in pending.items():
+        for name, (today_usd, remaining_usd) in pending.items():
+            key = self.key_label(name)
             self.key_spend_today.labels(key).set(today_usd)
             if remaining_usd is not None:
                 self.key_budget_remaining.labels(key).set(remaining_usd)
