@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import collections
+import functools
 import os
 import platform
 import shutil
@@ -95,7 +97,7 @@ _LATENCY = (
 _OVERHEAD = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1)
 
 FLUSH_EVERY_S = 1.0
-FLUSH_AT = 1024  # pending observations: a flush comes sooner under heavy load
+FLUSH_AT = 256  # pending observations: a flush comes sooner under heavy load (~0.3 ms each)
 
 OTHER = "other"
 # Unconfigured: how many distinct values a label may take, and how long one may be.
@@ -431,22 +433,27 @@ class Metrics:
             self._apply_spend(spend)
 
     def _apply_requests(self, pending: list[tuple[Any, ...]]) -> None:
-        responses: dict[tuple[str, str, str], int] = {}
-        groups: dict[tuple[str, str, str, str], list[tuple[Any, ...]]] = {}
+        # Grouped by the observation's six leading fields in one pass (a slice and a dict
+        # lookup each); the labels are worked out once per group, not once per request.
+        groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
         for obs in pending:
-            route, model, provider, status, http_status, error_code = obs[:6]
-            key = (route, status_class(http_status), error_code or "")
-            responses[key] = responses.get(key, 0) + 1
-            group = groups.get((route, model, provider, status))
+            head = obs[:6]
+            group = groups.get(head)
             if group is None:
-                group = groups[(route, model, provider, status)] = []
+                group = groups[head] = []
             group.append(obs)
+        responses: dict[tuple[str, str, str], int] = {}
+        by_children: dict[tuple[str, str, str, str], list[tuple[Any, ...]]] = {}
+        for (route, model, provider, status, http_status, error_code), group in groups.items():
+            key = (route, status_class(http_status), error_code or "")
+            responses[key] = responses.get(key, 0) + len(group)
+            by_children.setdefault((route, model, provider, status), []).extend(group)
         for (route, status_class_, code), n in responses.items():
             self.responses.labels(
                 self._routes.value(route), status_class_, self._codes.value(code) if code else ""
             ).inc(n)
         first_bytes: dict[str, list[float]] = {}
-        for (route, model, provider, status), group in groups.items():
+        for (route, model, provider, status), group in by_children.items():
             children = self._children.get((route, model, provider, status))
             if children is None:
                 children = self._request_children(route, model, provider, status)
@@ -510,15 +517,14 @@ class Metrics:
         self._pending_tokens.append((model, provider, input, cached, output, reasoning))
 
     def _apply_tokens(self, pending: list[tuple[str, str, int, int, int, int]]) -> None:
-        sums: dict[tuple[str, str], list[int]] = {}
-        for model, provider, *values in pending:
-            acc = sums.get((model, provider))
-            if acc is None:
-                sums[(model, provider)] = list(values)
-            else:
-                for i, v in enumerate(values):
-                    acc[i] += v
-        for raw, values in sums.items():
+        groups: dict[tuple[str, str], list[tuple[str, str, int, int, int, int]]] = {}
+        for obs in pending:
+            group = groups.get(obs[:2])
+            if group is None:
+                group = groups[obs[:2]] = []
+            group.append(obs)
+        for raw, group in groups.items():
+            values = [sum(column) for column in list(zip(*group, strict=True))[2:]]
             counters = self._tokens.get(raw)
             if counters is None:
                 key = (self._models.value(raw[0]), self._providers.value(raw[1]))
@@ -594,10 +600,8 @@ def observe_many(hist: Histogram, values: list[float]) -> None:
         for v in values:
             hist.observe(v)
         return
-    counts: dict[int, int] = {}
-    for v in values:
-        i = bisect.bisect_left(bounds, v)  # the first bound >= v, as observe's ``<=`` scan
-        counts[i] = counts.get(i, 0) + 1
+    # the first bound >= v, as observe's ``<=`` scan; counted in C
+    counts = collections.Counter(map(functools.partial(bisect.bisect_left, bounds), values))
     total.inc(sum(values))
     for i, n in counts.items():
         buckets[i].inc(n)

@@ -179,6 +179,9 @@ class SqliteStore:
             db = self._writer = sqlite3.connect(self.path, isolation_level=None)
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=0")  # never wait for the lock on the loop
+            # Per connection: without it, a commit here past 1,000 WAL pages would run the
+            # checkpoint (and its fsync) on the loop, the p99 the checkpointer thread is for.
+            db.execute("PRAGMA wal_autocheckpoint=0")
         try:
             db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError:

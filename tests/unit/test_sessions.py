@@ -207,6 +207,19 @@ async def test_sqlite_puts_wait_for_another_writer_without_blocking_the_loop(
     await reopened.close()
 
 
+async def test_sqlite_loop_connection_never_checkpoints(tmp_path: Path) -> None:
+    # A checkpoint fsyncs: on the loop's connection it would stall every request for
+    # milliseconds once the WAL passed 1,000 pages (SQLite's per-connection default). Only
+    # the checkpointer thread checkpoints.
+    store = SqliteStore(str(tmp_path / "s.db"))
+    await store.put(rec("first"))  # opens and migrates the file
+    await store.put(rec("inline"))  # on the loop's own connection
+    writer = store._writer
+    assert writer is not None
+    assert writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    await store.close()
+
+
 def test_factory_and_prune_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert open_store(SessionConfig(enabled=False)) is None
     path = tmp_path / "s.db"
