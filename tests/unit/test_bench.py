@@ -262,3 +262,37 @@ def test_limits_cost_against_the_interleaved_reference() -> None:
     rows = _targets_rows(text)
     assert rows["limits (memory) cost, sync c16"] == ("4%", "PASS")
     assert rows["limits (memory) cost, stream c16"] == ("0%", "PASS")
+
+
+def test_postgres_ratio_reads_the_sqlite_reference_loaded_beside_it() -> None:
+    by_label = {g.label: g for g in goals()}
+    goal = by_label["PostgreSQL / SQLite, sync c16"]
+    res: dict[str, Any] = {
+        "targets": {
+            "godex": {"sync_c16": _load(1000, 1.0)},
+            "godex_pg": {"sync_c16": _load(900, 1.0)},
+        }
+    }
+    assert goal.value(res) == pytest.approx(0.9)  # no side-by-side reference: the section's
+    res["targets"]["godex_pg_ref"] = {"sync_c16": _load(950, 1.0)}
+    assert goal.value(res) == pytest.approx(900 / 950)
+
+
+def test_services_return_to_their_cores_after_a_run() -> None:
+    import os
+
+    from bench.run import CORE_LOAD, _service_threads, services_on_load_core
+
+    def affinity(tid: int) -> set[int] | None:
+        try:
+            return os.sched_getaffinity(tid)
+        except ProcessLookupError:  # a database backend that ended meanwhile
+            return None
+
+    before = {tid: affinity(tid) for tid in _service_threads()}
+    assert before, "PostgreSQL and Redis run on these machines"
+    with services_on_load_core() as moved:
+        assert moved
+        assert all(affinity(tid) in ({int(CORE_LOAD)}, None) for tid in moved)
+    for tid, cores in before.items():
+        assert affinity(tid) in (cores, None)
