@@ -28,13 +28,15 @@ class Principal:
     models: tuple[str, ...] = ()  # globs over requested names; empty: any model
     limits: KeyLimits = field(default_factory=KeyLimits)
     budget: KeyBudget = field(default_factory=KeyBudget)
+    # The scope of what this key stores and sees; None (admins, keys off): everything. Worked
+    # out once: every request of the key asks.
+    owner: str | None = field(init=False, compare=False, repr=False)
 
-    @property
-    def owner(self) -> str | None:
-        """The scope of what this key stores and sees; None (admins, keys off): everything."""
-        if self.admin or self.name is None:
-            return None
-        return f"team:{self.team}" if self.team else f"key:{self.name}"
+    def __post_init__(self) -> None:
+        owner = None
+        if not self.admin and self.name is not None:
+            owner = f"team:{self.team}" if self.team else f"key:{self.name}"
+        object.__setattr__(self, "owner", owner)
 
     def allows(self, model: str) -> bool:
         return not self.models or any(fnmatchcase(model, g) for g in self.models)
@@ -45,6 +47,10 @@ ANONYMOUS = Principal(None)
 
 def digest(token: bytes) -> str:
     return hashlib.sha256(token).hexdigest()
+
+
+def _raw(token: bytes) -> bytes:
+    return hashlib.sha256(token).digest()
 
 
 def legacy_name(key: str) -> str:
@@ -83,14 +89,15 @@ def from_record(rec: KeyRecord) -> Principal:
 class Authenticator:
     def __init__(self, config: GodexConfig, store: SessionStore | None) -> None:
         self.store = store
+        # Raw 32-byte digests: a request's token is hashed once and compared as bytes.
         static: list[tuple[bytes, Principal]] = []
         for k in config.auth.admin_keys:
-            static.append((digest(k.encode()).encode(), Principal("admin", admin=True)))
+            static.append((_raw(k.encode()), Principal("admin", admin=True)))
         for c in config.auth.keys:
-            static.append((c.key_sha256.encode(), _principal(c)))
+            static.append((bytes.fromhex(c.key_sha256), _principal(c)))
         for k in config.server.api_keys:
             if k:
-                static.append((digest(k.encode()).encode(), Principal(legacy_name(k))))
+                static.append((_raw(k.encode()), Principal(legacy_name(k))))
         self.static = static
         self.enabled = bool(static)
         self.names = [p.name for _, p in static if p.name and not p.admin]
@@ -101,14 +108,14 @@ class Authenticator:
             return ANONYMOUS
         if token is None:
             raise invalid_key()
-        wanted = digest(token).encode()
+        wanted = _raw(token)
         found: Principal | None = None
         for known, principal in self.static:  # every entry compared: no early exit to time
             if hmac.compare_digest(known, wanted):
                 found = principal
         if found is None and self.store is not None:
             # A lookup by digest: timing can only tell about the digest, not the key.
-            rec = await self.store.get_key(wanted.decode())
+            rec = await self.store.get_key(wanted.hex())
             if rec is not None and rec.revoked_at is None:
                 found = from_record(rec)
         if found is None:
