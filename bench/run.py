@@ -23,6 +23,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -770,6 +771,19 @@ def measure(
     return result
 
 
+_DROPPED = re.compile(r"trace_queue_full.*?dropped_total=(\d+)")
+
+
+def traces_dropped(logs: Path) -> dict[str, int]:
+    """Per target log: the trace rows its recorder dropped (its queue full), when any."""
+    out: dict[str, int] = {}
+    for log in sorted(logs.glob("*.log")):
+        counts = [int(m) for m in _DROPPED.findall(log.read_text(errors="replace"))]
+        if counts:
+            out[log.stem] = max(counts)
+    return out
+
+
 class ThrowawayDatabase:
     """A PostgreSQL database made for this run and dropped at its end."""
 
@@ -1205,6 +1219,10 @@ class Bench:
         with services_on_load_core() as moved:
             self.res["service_threads_on_load_core"] = len(moved)
             self._run(sections)
+        dropped = traces_dropped(self.logs)
+        if dropped:  # a target that shed trace rows did less work than it should: flagged
+            self.res["traces_dropped"] = dropped
+            self.res.setdefault("errors", {})["traces"] = f"trace rows dropped: {dropped}"
 
     def _methods(self) -> dict[str, Callable[[], None]]:
         return {

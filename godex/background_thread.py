@@ -2,12 +2,12 @@
 
 The trace writer and the checkpointer share the process's cores with the loop that answers
 requests. Whatever they do can wait a few milliseconds; a request that waits for them is a
-tail latency. Linux schedules threads as tasks of their own, so each can have its own policy:
-``SCHED_IDLE`` runs a thread only when nothing else wants its core, and a waking loop thread
-preempts it at once. A nice value (10) only shrinks its share, which left the loop queued
-behind the trace writer and checkpoints for milliseconds (wrk at c=1, pinned to one core:
-p99 1.6 -> 0.9 ms with the trace writer on, 2.6 -> 1.7 ms with sessions on). Where
-``SCHED_IDLE`` is refused, the nice value is used.
+tail latency. At a lower scheduling priority (a higher nice value, for this thread only: Linux
+schedules threads as tasks of their own), the kernel runs them when the loop does not need the
+core, and they still get a share of it under sustained load. ``SCHED_IDLE`` was tried (4 Dec):
+it cut the p99 at c=1 (1.6 -> 0.9 ms with the trace writer on) but starved the writer whenever
+the core stayed busy, and the trace queue overflowed and dropped rows (up to 168k in a bench
+run); a thread at ``SCHED_IDLE`` cannot be raised again without privileges.
 """
 
 from __future__ import annotations
@@ -24,13 +24,6 @@ def yield_to_the_loop() -> None:
     if not hasattr(os, "setpriority"):
         return
     tid = threading.get_native_id()
-    idle = getattr(os, "SCHED_IDLE", None)
-    if idle is not None:
-        try:
-            os.sched_setscheduler(tid, idle, os.sched_param(0))
-            return
-        except OSError:
-            pass
     with contextlib.suppress(OSError):
         current = os.getpriority(os.PRIO_PROCESS, tid)
         os.setpriority(os.PRIO_PROCESS, tid, max(current, BACKGROUND_NICE))

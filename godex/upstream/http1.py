@@ -137,15 +137,22 @@ class _Response:
             raise translate(exc, r.label, r.url, "stream", r.timeouts) from exc
 
     def release(self) -> None:
-        """Back to the pool if the answer was received whole and keep-alive holds; else closed."""
+        """Back to the pool if the answer was received whole and keep-alive holds; an answer
+        whose last bytes are still to come (a stream read to its ``[DONE]``) is finished in
+        the background first; else closed."""
         conn = self._conn
         if conn is None:
             return
         self._conn = None
-        if conn.done and conn.keep_alive and conn.error is None and not conn.closed:
-            self._pool.put(conn)
-        else:
+        if conn.error is not None or conn.closed:
             conn.abort()
+        elif conn.done:
+            if conn.keep_alive:
+                self._pool.put(conn)
+            else:
+                conn.abort()
+        else:
+            self._pool.finish(conn)
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None

@@ -54,7 +54,9 @@ class UpstreamResponse(Protocol):
         ...
 
     def release(self) -> None:
-        """Give the connection back (or drop it if the body was not read to the end)."""
+        """Give the connection back. One whose body was not read to the end is finished in
+        the background for a moment (a stream's last event can come before its last bytes)
+        and given back then, or dropped."""
         ...
 
 

@@ -8,6 +8,7 @@ connection, each bound's code, TLS, backpressure and cancellation.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import socket
 import ssl
@@ -557,6 +558,65 @@ async def test_an_unfinished_body_is_not_pooled(transport: Http1Transport) -> No
         resp.release()
         await s.until(lambda: s.eofs == 1)
         assert transport.open_connections == 0
+
+
+async def test_a_stream_released_at_its_last_event_finishes_and_is_reused(
+    transport: Http1Transport,
+) -> None:
+    # The reader stops at the last event; the chunked terminator comes in a later write (as
+    # a server flushing the last event, then closing the body, sends it). The connection is
+    # read to its end in the background and serves the next request: no new handshake.
+    release = asyncio.Event()
+
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, s: RawServer) -> None:
+        while await s.request(r) is not None:
+            event = b"data: [DONE]\n\n"
+            w.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+            w.write(b"%x\r\n%s\r\n" % (len(event), event))
+            await w.drain()
+            await release.wait()
+            w.write(b"0\r\n\r\n")
+            await w.drain()
+
+    async with RawServer(handler) as s:
+        resp = await transport.open(req(s.url()))
+        got = b""
+        async for chunk in resp.chunks(5.0):
+            got += chunk or b""
+            if b"[DONE]" in got:
+                break
+        resp.release()  # the body's last bytes are still to come
+        release.set()
+        await eventually(lambda: transport.open_connections == 1 and not transport_busy(transport))
+        assert await _stream(transport, req(s.url())) == b"data: [DONE]\n\n"
+        assert s.connections == 1 and len(s.requests) == 2
+
+
+def transport_busy(t: Http1Transport) -> bool:
+    """Connections not idle in the pool (in use, or being finished)."""
+    pool = t._pool
+    assert pool is not None
+    idle = sum(len(v) for v in pool._idle.values())
+    return t.open_connections > idle
+
+
+async def test_an_answer_that_goes_on_after_release_is_closed(transport: Http1Transport) -> None:
+    # Past the few bytes a terminator takes, nobody reads what follows: the connection closes.
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, s: RawServer) -> None:
+        await s.request(r)
+        w.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+        piece = b"x" * 8192
+        with contextlib.suppress(ConnectionError):
+            for _ in range(64):  # 512 KB, more than the pool reads after a release
+                w.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                await w.drain()
+            await s.until_eof(r)
+
+    async with RawServer(handler) as s:
+        resp = await transport.open(req(s.url()))
+        resp.release()
+        await eventually(lambda: transport.open_connections == 0)
+        assert s.connections == 1
 
 
 async def test_close_closes_every_pooled_connection() -> None:

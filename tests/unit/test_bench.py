@@ -296,3 +296,14 @@ def test_services_return_to_their_cores_after_a_run() -> None:
         assert all(affinity(tid) in ({int(CORE_LOAD)}, None) for tid in moved)
     for tid, cores in before.items():
         assert affinity(tid) in (cores, None)
+
+
+def test_dropped_trace_rows_are_found_in_each_targets_log(tmp_path: Path) -> None:
+    from bench.run import traces_dropped
+
+    (tmp_path / "godex.log").write_text("started\n")
+    (tmp_path / "godex_pg.log").write_text(
+        "[warning  ] trace_queue_full    dropped_total=1 request_id=a\n"
+        "[warning  ] trace_queue_full    dropped_total=1520 request_id=b\n"
+    )
+    assert traces_dropped(tmp_path) == {"godex_pg": 1520}
