@@ -54,9 +54,9 @@ class UpstreamResponse(Protocol):
         ...
 
     def release(self) -> None:
-        """Give the connection back. One whose body was not read to the end is finished in
-        the background for a moment (a stream's last event can come before its last bytes)
-        and given back then, or dropped."""
+        """Give the connection back. One whose body was not read to the end is dropped; the
+        built-in transport first finishes it in the background for a moment (a stream's last
+        event can come before its last bytes) and gives it back if the end comes."""
         ...
 
 
