@@ -234,25 +234,24 @@ def _reset_bytes(now: float) -> bytes:
     return _reset[1]
 
 
+# Per kind, in the order of ``Usage``'s fields (requests, tokens): limit, remaining, reset.
+_NAMES = (
+    (b"x-ratelimit-limit-requests", b"x-ratelimit-remaining-requests",
+     b"x-ratelimit-reset-requests"),
+    (b"x-ratelimit-limit-tokens", b"x-ratelimit-remaining-tokens", b"x-ratelimit-reset-tokens"),
+)  # fmt: skip
+
+
 def _headers(caps: Caps, usage: tuple[Usage, ...], now: float) -> list[Header]:
     """OpenAI's x-ratelimit-* headers, from the first bucket that caps each kind."""
     out: list[Header] = []
     reset = _reset_bytes(now)
-    req, tok = caps.requests, caps.tokens
-    if req is not None and req[0] < len(usage):
-        i, cap, spelled = req
-        out += (
-            (b"x-ratelimit-limit-requests", spelled),
-            (b"x-ratelimit-remaining-requests", b"%d" % max(cap - usage[i].requests, 0)),
-            (b"x-ratelimit-reset-requests", reset),
-        )
-    if tok is not None and tok[0] < len(usage):
-        i, cap, spelled = tok
-        out += (
-            (b"x-ratelimit-limit-tokens", spelled),
-            (b"x-ratelimit-remaining-tokens", b"%d" % max(cap - usage[i].tokens, 0)),
-            (b"x-ratelimit-reset-tokens", reset),
-        )
+    for kind, capped in enumerate((caps.requests, caps.tokens)):
+        if capped is not None and capped[0] < len(usage):
+            i, cap, spelled = capped
+            limit, remaining, resets = _NAMES[kind]
+            left = b"%d" % max(cap - usage[i][kind], 0)
+            out += ((limit, spelled), (remaining, left), (resets, reset))
     return out
 
 
