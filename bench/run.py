@@ -363,6 +363,24 @@ def loads(
     return median_of([wrk(t, stream, conns, seconds, cpu_pid) for _ in range(runs)])
 
 
+PAIR_LOADS = {"sync_c16": False, "stream_c16": True}
+
+
+def interleaved(ts: list[Target], runs: int, seconds: float) -> dict[str, dict[str, Any]]:
+    """Sync and stream c=16 on each target in turn, run by run (after a warm-up of each):
+    per target name, the medians. Targets serving side by side see the same drift."""
+    for t in ts:
+        wrk(t, False, 16, 1)
+        wrk(t, True, 16, 1)
+    got: dict[str, dict[str, list[dict[str, float]]]] = {t.name: {} for t in ts}
+    for _ in range(runs):
+        for t in ts:
+            assert t.proc is not None
+            for key, stream in PAIR_LOADS.items():
+                got[t.name].setdefault(key, []).append(wrk(t, stream, 16, seconds, t.proc.pid))
+    return {name: {k: median_of(rs) for k, rs in by.items()} for name, by in got.items()}
+
+
 async def _first_bytes(t: Target, conns: int, total: int) -> dict[str, float]:
     ttfb: list[float] = []
     first: list[float] = []
@@ -1053,18 +1071,8 @@ class Bench:
             }
             for t in doors.values():
                 check(t)
-                wrk(t, False, 16, 1)  # warm-up
-                wrk(t, True, 16, 1)
-            got: dict[str, dict[str, list[dict[str, float]]]] = {
-                api: {"sync_c16": [], "stream_c16": []} for api in doors
-            }
-            for _ in range(self.runs):
-                for api, t in doors.items():
-                    for key, stream in (("sync_c16", False), ("stream_c16", True)):
-                        got[api][key].append(wrk(t, stream, 16, self.seconds, proc.proc.pid))
-            self.res["doors"] = {
-                api: {key: median_of(runs) for key, runs in by.items()} for api, by in got.items()
-            }
+            got = interleaved(list(doors.values()), self.runs, self.seconds)
+            self.res["doors"] = {api: got[t.name] for api, t in doors.items()}
         finally:
             stop(proc.proc)
 
@@ -1087,7 +1095,6 @@ class Bench:
             for t, backend in ts:
                 cfg = godex_config(self.tmp, t.port, UP, False, limits=backend, redis_prefix=prefix)
                 start_godex(t, cfg, self.logs)
-            got: dict[str, dict[str, list[dict[str, float]]]] = {}
             for t, backend in ts:
                 assert t.proc is not None
                 check(t, limited=backend is not None)
@@ -1096,16 +1103,9 @@ class Bench:
                     "startup_s": t.startup_s,
                     "idle_rss_mb": rss_mb(t.proc.pid),
                 }
-                wrk(t, False, 16, 1)  # warm-up
-                wrk(t, True, 16, 1)
-                got[t.name] = {"sync_c16": [], "stream_c16": []}
-            for _ in range(self.runs):
-                for t, _backend in ts:
-                    assert t.proc is not None
-                    for key, stream in (("sync_c16", False), ("stream_c16", True)):
-                        got[t.name][key].append(wrk(t, stream, 16, self.seconds, t.proc.pid))
-            for name, by in got.items():
-                self.targets[name].update({key: median_of(runs) for key, runs in by.items()})
+            got = interleaved([t for t, _backend in ts], self.runs, self.seconds)
+            for name, medians in got.items():
+                self.targets[name].update(medians)
         finally:
             for t, _backend in ts:
                 stop(t.proc)
@@ -1178,17 +1178,8 @@ class Bench:
             assert tp.proc is not None
             time.sleep(0.5)
             idle_rss = rss_mb(tp.proc.pid)
-            got: dict[str, dict[str, list[dict[str, float]]]] = {}
-            for t in (tp, ref):
-                wrk(t, False, 16, 1)  # warm-up
-                got[t.name] = {"sync_c16": [], "stream_c16": []}
-            for _ in range(self.runs):
-                for t in (tp, ref):
-                    assert t.proc is not None
-                    for key, stream in (("sync_c16", False), ("stream_c16", True)):
-                        got[t.name][key].append(wrk(t, stream, 16, self.seconds, t.proc.pid))
+            paired = interleaved([tp, ref], self.runs, self.seconds)
             stop(ref.proc)
-            paired = {n: {k: median_of(runs) for k, runs in by.items()} for n, by in got.items()}
             self.targets["godex_pg"] = measure(tp, self.quick, self.runs, self.seconds)
             self.res["agent_loop_pg"] = agent_loop(GX_PG, self.quick)
             self.targets["godex_pg"].update(paired["godex_pg"], idle_rss_mb=idle_rss)

@@ -22,8 +22,7 @@ class MemoryLimiter:
             self._tokens.clear()
 
     async def admit(self, buckets: tuple[Bucket, ...], window: int) -> Decision:
-        if window != self._window:
-            self._roll(window)
+        self._roll(window)
         requests, tokens, concurrent = self._requests, self._tokens, self._concurrent
         for i, b in enumerate(buckets):
             lim, name = b.limits, b.name
@@ -46,8 +45,7 @@ class MemoryLimiter:
     async def settle(
         self, buckets: tuple[Bucket, ...], window: int, tokens: int, spend: Spend | None
     ) -> tuple[int, int] | None:
-        if window != self._window:
-            self._roll(window)
+        self._roll(window)
         for b in buckets:
             if b.limits.concurrent and self._concurrent[b.name] > 0:
                 self._concurrent[b.name] -= 1

@@ -14,7 +14,7 @@ from fnmatch import fnmatchcase
 from godex.config.schema import GodexConfig, KeyLimits
 from godex.errors import GodexError, RateLimitError
 from godex.gateway.context import RequestContext
-from godex.limits.base import WINDOW_S, Bucket, Decision, Limiter, Spend, Usage, periods, reset_in
+from godex.limits.base import Bucket, Decision, Limiter, Spend, Usage, periods, reset_in, window_of
 from godex.limits.memory import MemoryLimiter
 from godex.limits.prices import PriceBook
 from godex.logging import get_logger
@@ -108,9 +108,6 @@ class Admission:
         """Anything to check for this caller (anonymous with no limits: nothing)."""
         return who.name is not None or bool(self.model_limits) or self.global_limits.any
 
-    def buckets(self, who: Principal, model: str | None) -> tuple[Bucket, ...]:
-        return self.caps(who, model).buckets
-
     def caps(self, who: Principal, model: str | None) -> Caps:
         # Remembered per caller and model (bounded): the same few pairs ask every turn.
         memo = (who.name, who.limits, model)
@@ -151,7 +148,7 @@ class Admission:
             return ticket
         now = time.time()
         try:
-            decision = await self.limiter.admit(buckets, int(now // WINDOW_S))
+            decision = await self.limiter.admit(buckets, window_of(now))
         except Exception as exc:  # the backend (Redis) is down: the configured policy applies
             self._down(exc)
             return ticket
@@ -203,7 +200,7 @@ class Admission:
         if not ticket.buckets and spend is None:
             return
         try:
-            totals = await self.limiter.settle(ticket.buckets, int(now // WINDOW_S), tokens, spend)
+            totals = await self.limiter.settle(ticket.buckets, window_of(now), tokens, spend)
         except Exception as exc:
             self.metrics.limits_backend_down()
             log.warning("limits_charge_failed", error=type(exc).__name__)
@@ -219,10 +216,6 @@ class Admission:
 
 
 _reset: tuple[int, bytes] = (-1, b"")
-
-
-def _reset_text(now: float) -> str:
-    return _reset_bytes(now).decode()
 
 
 def _reset_bytes(now: float) -> bytes:

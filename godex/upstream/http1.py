@@ -137,22 +137,12 @@ class _Response:
             raise translate(exc, r.label, r.url, "stream", r.timeouts) from exc
 
     def release(self) -> None:
-        """Back to the pool if the answer was received whole and keep-alive holds; an answer
-        whose last bytes are still to come (a stream read to its ``[DONE]``) is finished in
-        the background first; else closed."""
+        """The connection back to the pool (``Pool.give_back`` decides how)."""
         conn = self._conn
         if conn is None:
             return
         self._conn = None
-        if conn.error is not None or conn.closed:
-            conn.abort()
-        elif conn.done:
-            if conn.keep_alive:
-                self._pool.put(conn)
-            else:
-                conn.abort()
-        else:
-            self._pool.finish(conn)
+        self._pool.give_back(conn)
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
@@ -170,6 +160,10 @@ class Http1Transport:
     @property
     def open_connections(self) -> int:
         return self._pool.open_count if self._pool is not None else 0
+
+    @property
+    def idle_connections(self) -> int:
+        return self._pool.idle_count if self._pool is not None else 0
 
     async def start(self) -> None:
         if self._pool is None:

@@ -68,11 +68,27 @@ class Pool:
         conn.park(self.loop.time() + KEEPALIVE_S)
         self._idle.setdefault(conn.key, []).append(conn)
 
-    def finish(self, conn: Connection) -> None:
-        """Read the rest of an answer its reader left (see ``FINISH_S``), then pool it."""
+    @property
+    def idle_count(self) -> int:
+        """Connections parked in the pool, ready for a request."""
+        return sum(len(stack) for stack in self._idle.values())
+
+    def give_back(self, conn: Connection) -> None:
+        """Pooled if its answer was received whole and keep-alive holds; an answer whose
+        last bytes are still to come (a stream read to its last event) is finished in the
+        background first (see ``FINISH_S``); else closed."""
+        if conn.done or conn.error is not None or conn.closed:
+            self._park_or_close(conn)
+            return
         task = self.loop.create_task(self._finish(conn))
         self._finishing.add(task)
         task.add_done_callback(self._finishing.discard)
+
+    def _park_or_close(self, conn: Connection) -> None:
+        if conn.done and conn.keep_alive and conn.error is None and not conn.closed:
+            self.put(conn)
+        else:
+            conn.abort()
 
     async def _finish(self, conn: Connection) -> None:
         deadline = self.loop.time() + FINISH_S
@@ -88,10 +104,7 @@ class Pool:
         except asyncio.CancelledError:
             conn.abort()
             raise
-        if conn.done and conn.keep_alive and conn.error is None and not conn.closed:
-            self.put(conn)
-        else:
-            conn.abort()
+        self._park_or_close(conn)
 
     def _lost(self, conn: Connection) -> None:
         self._all.discard(conn)

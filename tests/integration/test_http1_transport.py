@@ -587,17 +587,9 @@ async def test_a_stream_released_at_its_last_event_finishes_and_is_reused(
                 break
         resp.release()  # the body's last bytes are still to come
         release.set()
-        await eventually(lambda: transport.open_connections == 1 and not transport_busy(transport))
+        await eventually(lambda: transport.open_connections == transport.idle_connections == 1)
         assert await _stream(transport, req(s.url())) == b"data: [DONE]\n\n"
         assert s.connections == 1 and len(s.requests) == 2
-
-
-def transport_busy(t: Http1Transport) -> bool:
-    """Connections not idle in the pool (in use, or being finished)."""
-    pool = t._pool
-    assert pool is not None
-    idle = sum(len(v) for v in pool._idle.values())
-    return t.open_connections > idle
 
 
 async def test_an_answer_that_goes_on_after_release_is_closed(transport: Http1Transport) -> None:

@@ -148,13 +148,13 @@ def test_remembered_periods_and_reset_text_match_a_fresh_computation(now: float)
     import time as _time
 
     from godex.limits.base import periods, reset_in
-    from godex.server.admission import _reset_text
+    from godex.server.admission import _reset_bytes
 
     t = _time.gmtime(now)
     assert periods(now) == (_time.strftime("%Y-%m-%d", t), _time.strftime("%Y-%m", t))
     assert periods(now + 60) == periods(now + 60)  # a new minute is computed, not reused
     # within what the spelling rounds away anyway (whole seconds from 10 s up), plus 0.1 s
-    assert abs(_parse(_reset_text(now)) - reset_in(now)) <= 0.6 + 0.01 * reset_in(now)
+    assert abs(_parse(_reset_bytes(now).decode()) - reset_in(now)) <= 0.6 + 0.01 * reset_in(now)
 
 
 def _parse(text: str) -> float:
@@ -173,7 +173,7 @@ def test_buckets_are_remembered_per_caller_model_and_limits() -> None:
 
     adm = Admission(GodexConfig(), MemoryLimiter(), Metrics())
     a = Principal("a", limits=KeyLimits(rpm=5))
-    first = adm.buckets(a, "m")
-    assert adm.buckets(a, "m") is first
-    changed = adm.buckets(Principal("a", limits=KeyLimits(rpm=9)), "m")
+    first = adm.caps(a, "m").buckets
+    assert adm.caps(a, "m").buckets is first
+    changed = adm.caps(Principal("a", limits=KeyLimits(rpm=9)), "m").buckets
     assert changed[0].limits.rpm == 9 and first[0].limits.rpm == 5
