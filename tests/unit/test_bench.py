@@ -9,15 +9,19 @@ from typing import Any
 import pytest
 
 from bench.run import (
+    Target,
     answer_of,
     cpu_per_request_us,
     goals,
     godex_config,
+    in_turn,
     median_of,
+    pair_ratio,
     pick_sections,
     report,
     request_body,
     stream_answer_of,
+    summary,
 )
 
 
@@ -307,3 +311,60 @@ def test_dropped_trace_rows_are_found_in_each_targets_log(tmp_path: Path) -> Non
         "[warning  ] trace_queue_full    dropped_total=1520 request_id=b\n"
     )
     assert traces_dropped(tmp_path) == {"godex_pg": 1520}
+
+
+def test_targets_loaded_in_turn_alternate_their_order_each_round() -> None:
+    ts = [Target("a", 1, "/"), Target("b", 2, "/"), Target("c", 3, "/")]
+    assert [t.name for t in in_turn(ts, 0)] == ["a", "b", "c"]
+    assert [t.name for t in in_turn(ts, 1)] == ["c", "b", "a"]
+    assert [t.name for t in in_turn(ts, 2)] == ["a", "b", "c"]
+
+
+def test_pair_ratio_is_the_median_of_the_rounds_ratios() -> None:
+    # The machine slowed down in round 2 for both: round by round the ratio stays 0.9, where
+    # the ratio of the medians (540 / 500) would say 1.08.
+    a = {**summary([_load(900, 1), _load(540, 1), _load(450, 1)])}
+    b = {**summary([_load(1000, 1), _load(600, 1), _load(500, 1)])}
+    assert a["rps_runs"] == [900, 540, 450]
+    assert pair_ratio(a, b) == pytest.approx(0.9)
+    # Not loaded in the same rounds: the ratio of the medians.
+    assert pair_ratio(_load(450, 1), b) == pytest.approx(450 / 600)
+    assert pair_ratio({**a, "rps_runs": [1.0]}, b) == pytest.approx(540 / 600)
+    assert pair_ratio(None, b) is None
+
+
+def test_door_and_limits_ratios_are_taken_round_by_round() -> None:
+    by_label = {g.label: g for g in goals()}
+    ref = summary([_load(1000, 1), _load(500, 1), _load(800, 1)])
+    limited = summary([_load(970, 1), _load(490, 1), _load(770, 1)])
+    res: dict[str, Any] = {
+        "doors": {
+            "responses": {"sync_c16": ref},
+            "messages": {"sync_c16": summary([_load(950, 1), _load(475, 1), _load(760, 1)])},
+        },
+        "targets": {
+            "godex_limits_ref": {"sync_c16": ref},
+            "godex_limits_mem": {"sync_c16": limited},
+        },
+    }
+    assert by_label["/v1/messages / responses, sync c16"].value(res) == pytest.approx(0.95)
+    assert by_label["limits (memory) cost, sync c16"].value(res) == pytest.approx(0.03, abs=1e-9)
+
+
+def test_worker_scaling_is_reported_not_judged_without_the_cores() -> None:
+    res: dict[str, Any] = {
+        "cpus": 2,
+        "sections": ["godex_lean", "workers"],
+        "targets": {
+            "godex_lean": {"sync_c64": _load(1000, 1), "stream_c64": _load(500, 1)},
+            "godex_lean_2w": {"sync_c64": _load(1300, 1), "stream_c64": _load(800, 1)},
+        },
+    }
+    rows = _targets_rows(report(res))
+    verdict = rows["2 workers / 1 worker (lean), sync c64"]
+    assert verdict[0] == "1.30×"
+    assert verdict[1].startswith("reported: 2 cores")
+    res["cpus"] = 8
+    rows = _targets_rows(report(res))
+    assert rows["2 workers / 1 worker (lean), sync c64"] == ("1.30×", "FAIL")
+    assert rows["2 workers / 1 worker (lean), stream c64"] == ("1.60×", "FAIL")
