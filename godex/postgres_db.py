@@ -125,6 +125,31 @@ def array(sql_type: str, values: Iterable[Any]) -> Array:
     return kind(b"".join((_HEADER.pack(1, nulls, elem_oid, len(items), 1), *parts)))
 
 
+# A one-element array's header, per element type: (value present, NULL). A batch of one row is
+# the usual put at low load, and this path builds it in a fifth of ``array``'s time.
+_ONE: dict[str, tuple[bytes, bytes]] = {
+    name: (_HEADER.pack(1, 0, oid, 1, 1), _HEADER.pack(1, 1, oid, 1, 1) + _NULL)
+    for name, (oid, _kind) in _ELEMENTS.items()
+}
+
+
+def one(sql_type: str, value: Any) -> Array:
+    """``array(sql_type, [value])``, the same bytes, faster."""
+    kind = _ELEMENTS[sql_type][1]
+    head, null = _ONE[sql_type]
+    if value is None:
+        return kind(null)
+    fixed = _FIXED.get(sql_type)
+    if fixed is not None:
+        try:
+            return kind(head + fixed.pack(fixed.size - 4, value))
+        except struct.error:
+            return kind(head + fixed.pack(fixed.size - 4, _CAST[sql_type](value)))
+    if sql_type == "text":
+        value = (value if type(value) is str else str(value)).encode()
+    return kind(b"".join((head, _SIZE(len(value)), value)))
+
+
 def _fixed(items: list[Any], pack: Callable[..., bytes], width: int, nulls: bool) -> list[bytes]:
     if nulls:
         return [_NULL if v is None else pack(width, v) for v in items]
@@ -135,6 +160,8 @@ def columns(sql_types: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[Arr
     """Rows as one array parameter per column, for ``unnest``."""
     if not rows:
         return [array(t, ()) for t in sql_types]
+    if len(rows) == 1:
+        return [one(t, v) for t, v in zip(sql_types, rows[0], strict=True)]
     return [array(t, col) for t, col in zip(sql_types, zip(*rows, strict=True), strict=True)]
 
 

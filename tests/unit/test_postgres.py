@@ -14,6 +14,8 @@ from typing import Any
 import psycopg
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from godex import postgres_db
 from godex.cli import main
@@ -316,3 +318,27 @@ def test_array_parameters_arrive_as_the_values_given(pg_dsn: str) -> None:
             postgres_db.columns(("text", "bigint"), [("x", 1), ("y", None)]),
         ).fetchall()
         assert got == [("x", 1), ("y", None)]
+        # A batch of one row takes the one-element path: the same values arrive.
+        one_row = ("é", None, b"\x00", 7, 2.0, True)
+        types = ("text", "text", "bytea", "bigint", "integer", "integer")
+        cast = ", ".join(f"%s::{t}[]" for t in types)
+        got = conn.execute(
+            f"SELECT * FROM unnest({cast})".encode(), postgres_db.columns(types, [one_row])
+        ).fetchall()
+        assert got == [("é", None, b"\x00", 7, 2, 1)]
+
+
+_ELEMENT = {
+    "text": st.one_of(st.none(), st.text(), st.integers()),
+    "bytea": st.one_of(st.none(), st.binary()),
+    "integer": st.one_of(st.none(), st.integers(-(2**31), 2**31 - 1)),
+    "bigint": st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)),
+    "double precision": st.one_of(st.none(), st.floats(allow_nan=False), st.integers(-9, 9)),
+}
+
+
+@settings(deadline=None)  # pure, but the first example pays imports on a loaded machine
+@given(st.sampled_from(sorted(_ELEMENT)).flatmap(lambda t: st.tuples(st.just(t), _ELEMENT[t])))
+def test_a_one_element_array_is_the_general_arrays_bytes(case: tuple[str, Any]) -> None:
+    sql_type, value = case
+    assert postgres_db.one(sql_type, value).data == postgres_db.array(sql_type, [value]).data
