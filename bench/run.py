@@ -363,6 +363,7 @@ def loads(
     return median_of([wrk(t, stream, conns, seconds, cpu_pid) for _ in range(runs)])
 
 
+PAIR_RUNS = 5  # rounds of the sections whose targets are loaded in turn (a full run)
 PAIR_LOADS = {"sync_c16": False, "stream_c16": True}
 
 
@@ -930,6 +931,9 @@ class Bench:
         self.args = args
         self.quick: bool = args.quick
         self.runs = runs
+        # Targets loaded in turn: their ratios are read round by round, and a ratio of 5% needs
+        # more rounds than a single target's median does on this machine.
+        self.pair_runs = runs if self.quick or args.runs else max(runs, PAIR_RUNS)
         self.seconds = seconds
         self.tmp = Path(tempfile.mkdtemp(prefix="godex-bench-"))
         self.logs = self.tmp / "logs"
@@ -1064,7 +1068,7 @@ class Bench:
                     wrk(t, False, 16, 1)  # warm-up
                     wrk(t, True, 16, 1)
                     got[t.name] = {load: [] for load in SIDE_BY_SIDE_LOADS}
-                for round_no in range(self.runs):
+                for round_no in range(self.pair_runs):
                     for load, (stream, conns) in SIDE_BY_SIDE_LOADS.items():
                         for t in in_turn(ts, round_no):
                             assert t.proc is not None
@@ -1096,7 +1100,7 @@ class Bench:
             }
             for t in doors.values():
                 check(t)
-            got = interleaved(list(doors.values()), self.runs, self.seconds)
+            got = interleaved(list(doors.values()), self.pair_runs, self.seconds)
             self.res["doors"] = {api: got[t.name] for api, t in doors.items()}
         finally:
             stop(proc.proc)
@@ -1128,7 +1132,7 @@ class Bench:
                     "startup_s": t.startup_s,
                     "idle_rss_mb": rss_mb(t.proc.pid),
                 }
-            got = interleaved([t for t, _backend in ts], self.runs, self.seconds)
+            got = interleaved([t for t, _backend in ts], self.pair_runs, self.seconds)
             for name, medians in got.items():
                 self.targets[name].update(medians)
         finally:
@@ -1203,7 +1207,7 @@ class Bench:
             assert tp.proc is not None
             time.sleep(0.5)
             idle_rss = rss_mb(tp.proc.pid)
-            paired = interleaved([tp, ref], self.runs, self.seconds)
+            paired = interleaved([tp, ref], self.pair_runs, self.seconds)
             stop(ref.proc)
             self.targets["godex_pg"] = measure(tp, self.quick, self.runs, self.seconds)
             self.res["agent_loop_pg"] = agent_loop(GX_PG, self.quick)
@@ -1292,7 +1296,12 @@ def main() -> None:
         help="a git ref whose GodeX also runs (base_lean, base) from a temporary worktree",
     )
     ap.add_argument("--seconds", type=float, help="seconds per load (default 4; quick 2)")
-    ap.add_argument("--runs", type=int, help="runs per load, median kept (default 3; quick 1)")
+    ap.add_argument(
+        "--runs",
+        type=int,
+        help="runs per load, median kept (default 3, and 5 rounds where targets are loaded in "
+        "turn; quick 1)",
+    )
     args = ap.parse_args()
     compile_sources(ROOT)
     if shutil.which("wrk") is None:
