@@ -126,7 +126,7 @@ def array(sql_type: str, values: Iterable[Any]) -> Array:
 
 
 # A one-element array's header, per element type: (value present, NULL). A batch of one row is
-# the usual put at low load, and this path builds it in a fifth of ``array``'s time.
+# the usual put at low load, and this path builds it in about half of ``array``'s time.
 _ONE: dict[str, tuple[bytes, bytes]] = {
     name: (_HEADER.pack(1, 0, oid, 1, 1), _HEADER.pack(1, 1, oid, 1, 1) + _NULL)
     for name, (oid, _kind) in _ELEMENTS.items()
