@@ -71,14 +71,18 @@ class _Response:
 
     async def read(self) -> bytes:
         r = self._request
+        bound: asyncio.Timeout | None = None
         try:
             with _mapped(r.label, r.url, "body", r.timeouts):
                 if r.deadline is None:
                     return await self._resp.read()
-                async with asyncio.timeout_at(r.deadline):
+                bound = asyncio.timeout_at(r.deadline)
+                async with bound:
                     return await self._resp.read()
         except UpstreamTimeout as exc:
-            if r.deadline is not None and asyncio.get_running_loop().time() >= r.deadline:
+            # Asked of the timer itself: uvloop's timers have millisecond steps and may fire
+            # just before the deadline by the loop's clock, which then read as another bound.
+            if bound is not None and bound.expired():
                 raise UpstreamTimeout(
                     f"{r.label}: the upstream exchange took longer than "
                     f"{r.timeouts.total_ms} ms (timeout_ms)",

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import httpx2 as httpx
 import pytest
+import uvloop
 
 from godex.config.schema import UpstreamConfig
 from godex.errors import GodexError
 from godex.upstream.aiohttp_transport import _mapped
-from godex.upstream.transport import Timeouts
+from godex.upstream.transport import Timeouts, UpstreamRequest
 from tests.fakes.replay_upstream import FakeUpstream, Reply, chunk, completion_body, sse, usage
 from tests.support.gateway import RunningGateway, make_config, provider, run_gateway
 from tests.support.stream_checker import check_stream, sse_events
@@ -109,3 +112,34 @@ def test_a_body_that_never_arrives_is_a_408_in_openai_shape(
     error = json.loads(body)["error"]
     assert error["godex_code"] == "server.body_timeout" and error["type"] == "invalid_request_error"
     assert 0.25 < waited < 3
+
+
+class _NeverDone:
+    """An aiohttp response whose body never finishes."""
+
+    status = 200
+    headers: ClassVar[dict[str, str]] = {}
+
+    async def read(self) -> bytes:
+        await asyncio.Event().wait()
+        return b""
+
+
+def test_a_body_read_cut_by_the_deadline_is_named_so_on_uvloop() -> None:
+    # uvloop's timers step by milliseconds and often fire just before the deadline by the
+    # loop's own clock: the bound that fired is asked of the timer, not of the clock.
+    from godex.upstream.aiohttp_transport import _Response
+
+    async def codes() -> list[str]:
+        loop = asyncio.get_running_loop()
+        got = []
+        for i in range(40):
+            request = UpstreamRequest(
+                "http://up", {}, b"", Timeouts(total_ms=3), "ds", loop.time() + 0.001 + i / 10_000
+            )
+            with pytest.raises(GodexError) as caught:
+                await _Response(_NeverDone(), request).read()  # type: ignore[arg-type]
+            got.append(caught.value.code)
+        return got
+
+    assert set(uvloop.run(codes())) == {"provider.deadline_exceeded"}
