@@ -96,8 +96,15 @@ ARRAY_TYPES = frozenset(_ELEMENTS)
 def array(sql_type: str, values: Iterable[Any]) -> Array:
     """``values`` (None for NULL) as a ``sql_type[]`` parameter; ``sql_type`` one of
     ``ARRAY_TYPES``. Comprehensions, not a call per element: this runs per column a batch."""
-    elem_oid, kind = _ELEMENTS[sql_type]
     items = list(values)
+    if len(items) == 1:  # a batch of one row, the usual put at low load
+        return one(sql_type, items[0])
+    return encoded(sql_type, items)
+
+
+def encoded(sql_type: str, items: list[Any]) -> Array:
+    """``array``'s general path, for any number of elements."""
+    elem_oid, kind = _ELEMENTS[sql_type]
     if not items:
         return kind(_EMPTY.pack(0, 0, elem_oid))
     nulls = None in items
@@ -134,7 +141,7 @@ _ONE: dict[str, tuple[bytes, bytes]] = {
 
 
 def one(sql_type: str, value: Any) -> Array:
-    """``array(sql_type, [value])``, the same bytes, faster."""
+    """``encoded(sql_type, [value])``, the same bytes, from a ready header."""
     kind = _ELEMENTS[sql_type][1]
     head, null = _ONE[sql_type]
     if value is None:
@@ -160,8 +167,6 @@ def columns(sql_types: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[Arr
     """Rows as one array parameter per column, for ``unnest``."""
     if not rows:
         return [array(t, ()) for t in sql_types]
-    if len(rows) == 1:
-        return [one(t, v) for t, v in zip(sql_types, rows[0], strict=True)]
     return [array(t, col) for t, col in zip(sql_types, zip(*rows, strict=True), strict=True)]
 
 

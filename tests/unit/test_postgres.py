@@ -341,4 +341,4 @@ _ELEMENT = {
 @given(st.sampled_from(sorted(_ELEMENT)).flatmap(lambda t: st.tuples(st.just(t), _ELEMENT[t])))
 def test_a_one_element_array_is_the_general_arrays_bytes(case: tuple[str, Any]) -> None:
     sql_type, value = case
-    assert postgres_db.one(sql_type, value).data == postgres_db.array(sql_type, [value]).data
+    assert postgres_db.one(sql_type, value).data == postgres_db.encoded(sql_type, [value]).data
